@@ -1,0 +1,218 @@
+"""Metrics derived from the event log, as a tidy table.
+
+Every number placesim reports is computed here from the events alone, after the
+run: the market never counts anything itself. The output has one row per
+(replication, year, metric, pool) with a ``value``. Years are 365-day years
+counted from the scenario's ``run.start_date`` and labelled by the calendar year
+they start in (2019 is the year from 1 April 2019 for the default start).
+
+The definitions (also in the README):
+
+===========================  =====================================================================
+metric                       definition
+===========================  =====================================================================
+children_mean                mean number of children in the pool over the year (``waiting``: in emergency placements; ``all``: in care)
+children_end                 children in care (``all``) or in the pool on the last day of the year
+entries / exits              children entering care / leaving care (pool = exit route) in the year
+spend_placements             cost of occupied placement days: days x weekly price / 7 (spot prices inflated yearly)
+spend_retainers              empty block place-days x retainer per day, while the contract runs
+spend_fixed                  fixed weekly costs of in-house capacity
+spend_emergency              waiting days x emergency weekly cost / 7
+spend_total                  sum of the four spend components (pool ``all``), by pool for the pools
+block_utilisation            occupied / reserved block place-days while the contract runs
+void_days                    empty block place-days while the contract runs
+moves                        placements started in the year that were not a child's first placement
+moves_per_child_year         moves / child-years in care
+share_3plus_placements       of children in care at year end, the share with 3+ placements during the year (NI 62)
+share_stable_2y              of under-16s at year end in care 2.5+ years, the share in the same placement for 2+ years (NI 63)
+waiting_days                 days spent waiting in emergency placements in the year
+children_waited              distinct children who waited at some point in the year
+share_waited                 children_waited / children in care at some point in the year
+share_out_of_area            out-of-area placement days / all placement days
+child_years                  days in care / 365
+===========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
+from models.scenario import Scenario
+
+METRIC_COLUMNS = ["replication", "year", "metric", "pool", "value"]
+STABLE_CARE_DAYS = 2.5 * DAYS_PER_YEAR
+STABLE_PLACEMENT_DAYS = 2.0 * DAYS_PER_YEAR
+
+
+def _pairs(events: pd.DataFrame, start: str, stop: str, horizon: float) -> pd.DataFrame:
+    """Intervals from matched start/stop events of each child; open ones end at the horizon."""
+    starts = events[events.event == start]
+    stops = events[events.event == stop]
+    k_start = starts.groupby("child", sort=False).cumcount().to_numpy()
+    k_stop = stops.groupby("child", sort=False).cumcount().to_numpy()
+    left = pd.DataFrame({"child": starts.child.to_numpy(), "k": k_start, "start": starts.day.to_numpy(),
+                         "option": starts.option.to_numpy(), "value": starts.value.to_numpy()})
+    right = pd.DataFrame({"child": stops.child.to_numpy(), "k": k_stop, "stop": stops.day.to_numpy()})
+    out = left.merge(right, on=["child", "k"], how="left")
+    out["stop"] = out["stop"].fillna(horizon)
+    return out
+
+
+def _overlap(start: np.ndarray, stop: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Days of each interval falling in each year: shape (n, years)."""
+    lo = np.maximum(start[:, None], edges[None, :-1])
+    hi = np.minimum(stop[:, None], edges[None, 1:])
+    return np.clip(hi - lo, 0.0, None)
+
+
+def _by(keys: np.ndarray, names, weights: np.ndarray) -> dict:
+    """Sum rows of ``weights`` (n, years) by key."""
+    return {name: weights[keys == name].sum(axis=0) for name in names}
+
+
+def _prices(s: Scenario, years: int) -> dict[str, np.ndarray]:
+    """Daily price of each option in each reported year."""
+    k = np.arange(years)
+    out = {"kinship": np.full(years, weekly_to_daily(s.kinship.weekly_cost))}
+    for section, opt in INHOUSE.items():
+        out[opt] = np.full(years, weekly_to_daily(getattr(s.inhouse, section).weekly_cost))
+    for m in MARKETS:
+        spot = getattr(s.spot, m)
+        out[f"{m}_spot"] = weekly_to_daily(spot.weekly_price) * (1.0 + spot.inflation) ** k
+        out[f"{m}_block"] = np.full(years, weekly_to_daily(getattr(s.contracts, m).weekly_price))
+    return out
+
+
+def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: int = 0) -> pd.DataFrame:
+    """All metrics of one replication's event log, for each reported year."""
+    s = scenario
+    years = s.run.years
+    edges = np.arange(years + 1) * DAYS_PER_YEAR
+    horizon = edges[-1]
+    labels = s.run.start_date.year + np.arange(years)
+    rows: list[tuple] = []
+
+    def put(metric: str, pool: str, values) -> None:
+        values = np.broadcast_to(np.asarray(values, dtype=float), (years,))
+        rows.extend((replication, int(y), metric, pool, float(v)) for y, v in zip(labels, values))
+
+    place = _pairs(events, "place", "end", horizon)
+    wait = _pairs(events, "wait_start", "wait_end", horizon)
+    care = _pairs(events, "enter", "exit", horizon)
+    option = place.option.astype(str).to_numpy()
+    pool = np.array([OPTIONS[o][0] for o in option]) if len(option) else np.array([], dtype=str)
+
+    p_days = _overlap(place.start.to_numpy(), place.stop.to_numpy(), edges)
+    w_days = _overlap(wait.start.to_numpy(), wait.stop.to_numpy(), edges)
+    c_days = _overlap(care.start.to_numpy(), care.stop.to_numpy(), edges)
+
+    # --- population
+    by_pool = _by(pool, POOLS, p_days)
+    ends = edges[1:]
+    in_end = lambda start, stop: (start[:, None] <= ends[None, :] - 1e-9) & (stop[:, None] > ends[None, :] - 1e-9)  # noqa: E731
+    p_end = in_end(place.start.to_numpy(), place.stop.to_numpy())
+    c_end = in_end(care.start.to_numpy(), care.stop.to_numpy())
+    for name in POOLS:
+        put("children_mean", name, by_pool[name] / DAYS_PER_YEAR)
+        put("children_end", name, p_end[pool == name].sum(axis=0))
+    put("children_mean", "waiting", w_days.sum(axis=0) / DAYS_PER_YEAR)
+    put("children_mean", "all", c_days.sum(axis=0) / DAYS_PER_YEAR)
+    put("children_end", "all", c_end.sum(axis=0))
+    child_years = c_days.sum(axis=0) / DAYS_PER_YEAR
+    put("child_years", "all", child_years)
+
+    enter = events[(events.event == "enter") & (events.reason == "entry")]
+    put("entries", "all", np.histogram(enter.day, edges)[0])
+    exits = events[events.event == "exit"]
+    for route in sorted(exits.reason.astype(str).unique()):
+        put("exits", route, np.histogram(exits.day[exits.reason == route], edges)[0])
+    put("exits", "all", np.histogram(exits.day, edges)[0])
+
+    # --- money
+    prices = _prices(s, years)
+    placement_spend = {name: np.zeros(years) for name in POOLS}
+    for opt in OPTION_NAMES:
+        mask = option == opt
+        if mask.any():
+            placement_spend[OPTIONS[opt][0]] += p_days[mask].sum(axis=0) * prices[opt]
+    retainer = {name: np.zeros(years) for name in POOLS}
+    fixed = {name: np.zeros(years) for name in POOLS}
+    for section, opt in INHOUSE.items():
+        fixed[OPTIONS[opt][0]] += weekly_to_daily(getattr(s.inhouse, section).fixed_weekly) * DAYS_PER_YEAR
+    for m in MARKETS:
+        block = getattr(s.contracts, m)
+        if block.places == 0:
+            continue
+        opt = f"{m}_block"
+        a = (block.start - s.run.start_date).days
+        b = (block.end_date - s.run.start_date).days
+        active = _overlap(np.array([float(a)]), np.array([float(b)]), edges)[0]
+        mask = option == opt
+        occupied = _overlap(np.maximum(place.start.to_numpy()[mask], a), np.minimum(place.stop.to_numpy()[mask], b), edges).sum(axis=0)
+        reserved = active * block.places
+        void = np.clip(reserved - occupied, 0.0, None)
+        retainer[m] += void * weekly_to_daily(block.retainer_weekly_cost)
+        put("void_days", m, void)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            put("block_utilisation", m, np.where(reserved > 0, occupied / np.where(reserved > 0, reserved, 1), np.nan))
+    emergency = w_days.sum(axis=0) * weekly_to_daily(s.waiting.weekly_cost)
+    total = np.zeros(years)
+    for name in POOLS:
+        put("spend_placements", name, placement_spend[name])
+        put("spend_retainers", name, retainer[name])
+        put("spend_fixed", name, fixed[name])
+        pool_total = placement_spend[name] + retainer[name] + fixed[name]
+        put("spend_total", name, pool_total)
+        total += pool_total
+    put("spend_emergency", "waiting", emergency)
+    put("spend_total", "waiting", emergency)
+    put("spend_placements", "all", sum(placement_spend.values()))
+    put("spend_retainers", "all", sum(retainer.values()))
+    put("spend_fixed", "all", sum(fixed.values()))
+    put("spend_emergency", "all", emergency)
+    put("spend_total", "all", total + emergency)
+
+    # --- stability
+    first = place.k.to_numpy() == 0
+    moves = np.histogram(place.start.to_numpy()[~first], edges)[0]
+    put("moves", "all", moves)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        put("moves_per_child_year", "all", np.where(child_years > 0, moves / np.where(child_years > 0, child_years, 1), np.nan))
+    touched = (p_days > 0) | ((place.start.to_numpy()[:, None] >= edges[None, :-1]) & (place.start.to_numpy()[:, None] < edges[None, 1:]))
+    n_child = int(care.child.max()) + 1 if len(care) else 0
+    counts = np.zeros((n_child, years))
+    np.add.at(counts, place.child.to_numpy(), touched.astype(float))
+    at_end = np.zeros((n_child, years), dtype=bool)
+    at_end[care.child.to_numpy()] = c_end
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share3 = ((counts >= 3) & at_end).sum(axis=0) / at_end.sum(axis=0)
+    put("share_3plus_placements", "all", share3)
+
+    enter_all = events[events.event == "enter"]
+    entry_day = np.full(n_child, np.nan)
+    entry_age = np.full(n_child, np.nan)
+    entry_day[enter_all.child.to_numpy()] = enter_all.day.to_numpy()
+    entry_age[enter_all.child.to_numpy()] = enter_all.value.to_numpy()
+    cur_start = np.full((n_child, years), np.nan)
+    for y in range(years):
+        m = p_end[:, y]
+        cur_start[place.child.to_numpy()[m], y] = place.start.to_numpy()[m]
+    age_end = entry_age[:, None] + (ends[None, :] - entry_day[:, None])
+    eligible = at_end & (age_end < 16 * DAYS_PER_YEAR) & (ends[None, :] - entry_day[:, None] >= STABLE_CARE_DAYS)
+    stable = eligible & (ends[None, :] - cur_start >= STABLE_PLACEMENT_DAYS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        put("share_stable_2y", "all", stable.sum(axis=0) / eligible.sum(axis=0))
+
+    put("waiting_days", "all", w_days.sum(axis=0))
+    waited = np.zeros((n_child, years), dtype=bool)
+    np.logical_or.at(waited, wait.child.to_numpy(), w_days > 0)
+    in_year = np.zeros((n_child, years), dtype=bool)
+    np.logical_or.at(in_year, care.child.to_numpy(), c_days > 0)
+    put("children_waited", "all", waited.sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        put("share_waited", "all", waited.sum(axis=0) / in_year.sum(axis=0))
+        ooa = (p_days * place.value.to_numpy()[:, None]).sum(axis=0)
+        put("share_out_of_area", "all", ooa / p_days.sum(axis=0))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)

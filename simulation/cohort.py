@@ -1,0 +1,166 @@
+"""The children of one replication and everything the dice decide about them in advance.
+
+A :class:`Cohort` holds, for every child, the attributes and latent draws that do
+not depend on policy: when they enter, their age, need and UASC status, when and
+why they would leave care, whether a connected carer exists, when they would
+move on, and reservoirs of uniforms for breakdowns, spot searches and
+out-of-area draws. Each child's row is drawn from a stream keyed by the child's
+index, so a different policy meets exactly the same children.
+
+Tests and researchers can also build a cohort by hand (:meth:`Cohort.scripted`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.catalogue import AGE_EDGES_YEARS, DAYS_PER_YEAR, EXIT_ROUTES
+from models.scenario import Scenario
+from simulation.streams import Streams
+
+RESERVOIR = 12
+_CHUNK = 512
+# column layout of a child's row of uniforms
+_AGE_BAND, _AGE_IN_BAND, _NEED, _UASC, _EXIT, _ROUTE, _KIN, _MOVE, _MOVE_AGE = range(9)
+_BREAK = 9
+_SEARCH = _BREAK + RESERVOIR
+_OOA = _SEARCH + RESERVOIR
+_COLUMNS = _OOA + RESERVOIR
+
+ROUTES = EXIT_ROUTES + ("turned_18",)
+_EDGES_DAYS = np.asarray(AGE_EDGES_YEARS) * DAYS_PER_YEAR
+
+
+@dataclass
+class Cohort:
+    """Struct of arrays, one entry per child, ordered by entry time (stock first)."""
+
+    entry_day: np.ndarray  # engine day of entry (0 for the initial stock)
+    age_days: np.ndarray  # age at entry
+    need: np.ndarray  # 0..3
+    uasc: np.ndarray  # bool
+    stock: np.ndarray  # bool: in care when the simulation starts
+    exit_day: np.ndarray  # engine day the child would leave care (inf: never)
+    exit_route: np.ndarray  # index into ROUTES
+    kin: np.ndarray  # bool: a connected carer can be found for the first placement
+    move_on_day: np.ndarray  # engine day of a planned move to 16+ accommodation (nan: none)
+    breakdown_e: np.ndarray  # (n, RESERVOIR) unit exponentials, one per placement
+    search_u: np.ndarray  # (n, RESERVOIR) uniforms, one per spot search
+    ooa_u: np.ndarray  # (n, RESERVOIR) uniforms, one per placement
+
+    def __len__(self) -> int:
+        return len(self.entry_day)
+
+    @classmethod
+    def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
+                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None) -> "Cohort":
+        """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed)."""
+        n = len(entry_day)
+        full = lambda v, default, dtype: np.asarray(v if v is not None else [default] * n, dtype=dtype)  # noqa: E731
+
+        def reservoir(v, default):
+            out = np.full((n, RESERVOIR), default, dtype=float)
+            for i, row in enumerate(v or []):
+                out[i, : len(row)] = row
+            return out
+
+        entry = np.asarray(entry_day, dtype=float)
+        return cls(
+            entry_day=entry, age_days=np.asarray(age_days, dtype=float), need=full(need, 0, np.int64),
+            uasc=full(uasc, False, bool), stock=entry <= 0, exit_day=np.asarray(exit_day, dtype=float),
+            exit_route=full(exit_route, 0, np.int64), kin=full(kin, False, bool),
+            move_on_day=full(move_on_day, np.nan, float), breakdown_e=reservoir(breakdown_e, np.inf),
+            search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0),
+        )
+
+
+def _uniform_rows(streams: Streams, name: str, n: int) -> np.ndarray:
+    """Row i comes from chunk i // 512 of stream ``name``: keyed by the child's index."""
+    n_chunks = -(-n // _CHUNK)
+    rows = [streams.generator(name, c).random((_CHUNK, _COLUMNS)) for c in range(n_chunks)]
+    return np.concatenate(rows)[:n] if rows else np.empty((0, _COLUMNS))
+
+
+def arrival_days(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> np.ndarray:
+    """Poisson entry times on [0, horizon); the rate is ``rate_per_year`` at engine day ``offset``
+    and grows by ``trend`` a year. Drawn as the order statistics of a Poisson count."""
+    e = scenario.entries
+    if not e.enabled or e.rate_per_year == 0 or horizon <= 0:
+        return np.empty(0)
+    lam = e.rate_per_year / DAYS_PER_YEAR
+    g = np.log1p(e.trend) / DAYS_PER_YEAR
+    if abs(g) < 1e-12:
+        total = lam * horizon
+        inverse = lambda s: s / lam  # noqa: E731
+    else:
+        scale = lam * np.exp(-g * offset) / g
+        total = scale * np.expm1(g * horizon)
+        inverse = lambda s: np.log1p(s / scale) / g  # noqa: E731
+    rng = streams.generator("arrivals")
+    n = rng.poisson(total)
+    return inverse(np.sort(rng.random(n)) * total)
+
+
+def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, route_u: np.ndarray):
+    """Age-dependent exit: invert the piecewise-constant cumulative hazard at a unit exponential."""
+    x = scenario.exits
+    routes = np.array([getattr(x, r) for r in EXIT_ROUTES], dtype=float) / DAYS_PER_YEAR  # (4, 5)
+    if not x.enabled:
+        routes = np.zeros_like(routes)
+    h = routes.sum(axis=0)
+    widths = np.diff(_EDGES_DAYS)
+    cum = np.concatenate([[0.0], np.cumsum(h * widths)])  # H at band edges
+
+    def cumulative(age):
+        b = np.clip(np.searchsorted(_EDGES_DAYS, age, side="right") - 1, 0, len(h) - 1)
+        return cum[b] + h[b] * (age - _EDGES_DAYS[b])
+
+    target = cumulative(age_days) + e_draw
+    b = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(h) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        age_exit = np.where(h[b] > 0, _EDGES_DAYS[b] + (target - cum[b]) / h[b], np.inf)
+    # beyond the last edge only the last band's hazard applies
+    age_exit = np.where(target > cum[-1], np.where(h[-1] > 0, _EDGES_DAYS[-1] + (target - cum[-1]) / h[-1], np.inf), age_exit)
+    age_exit = np.maximum(age_exit, age_days)
+    band = np.clip(np.searchsorted(_EDGES_DAYS, age_exit, side="right") - 1, 0, len(h) - 1)
+    probs = routes[:, band] / np.where(h[band] > 0, h[band], 1.0)
+    route = (route_u[None, :] > np.cumsum(probs, axis=0)).sum(axis=0).clip(0, len(EXIT_ROUTES) - 1)
+    eighteen = _EDGES_DAYS[-1]
+    if x.leave_at_18:
+        at18 = age_exit >= eighteen
+        age_exit = np.where(at18, np.maximum(eighteen, age_days), age_exit)
+        route = np.where(at18, len(EXIT_ROUTES), route)
+    return age_exit - age_days, route
+
+
+def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool) -> Cohort:
+    e = scenario.entries
+    n = len(entry)
+    band = (u[:, _AGE_BAND, None] > np.cumsum(age_shares)[None, :]).sum(axis=1).clip(0, 4)
+    lo, hi = _EDGES_DAYS[band], _EDGES_DAYS[band + 1]
+    age = lo + u[:, _AGE_IN_BAND] * (hi - lo - 1.0)
+    need = (u[:, _NEED, None] > np.cumsum(e.need_shares)[None, :]).sum(axis=1).clip(0, 3)
+    uasc = u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]
+    stay, route = _exit_days(scenario, age, -np.log1p(-u[:, _EXIT]), u[:, _ROUTE])
+    k = scenario.kinship
+    kin = (u[:, _KIN] < np.asarray(k.probability_by_age)[band]) & ~uasc & k.enabled
+    m = scenario.move_on
+    move_age = (m.earliest_age + u[:, _MOVE_AGE] * (m.latest_age - m.earliest_age)) * DAYS_PER_YEAR
+    move = (u[:, _MOVE] < m.probability) & m.enabled & (move_age > age) & (move_age - age < stay)
+    return Cohort(
+        entry_day=entry, age_days=age, need=need, uasc=uasc, stock=np.full(n, stock),
+        exit_day=entry + stay, exit_route=route, kin=kin,
+        move_on_day=np.where(move, entry + move_age - age, np.nan),
+        breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
+    )
+
+
+def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> Cohort:
+    """The initial stock (entering at day 0) followed by the entrants over ``[0, horizon)``."""
+    n0 = scenario.entries.initial_children
+    stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True)
+    days = arrival_days(scenario, streams, horizon, offset)
+    new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False)
+    return Cohort(**{f: np.concatenate([getattr(stock, f), getattr(new, f)]) for f in Cohort.__dataclass_fields__})

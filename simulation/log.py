@@ -1,0 +1,65 @@
+"""The append-only event log: the single source of truth of a run.
+
+The market appends plain tuples ``(day, event, child, option, reason, value)``;
+:meth:`EventLog.frame` turns them into a tidy DataFrame joined with each child's
+fixed attributes. Event kinds:
+
+=================  ==========================================================  ==========================
+event              meaning                                                     reason / value
+=================  ==========================================================  ==========================
+enter              a child enters care (or is in the initial stock)            entry|stock / age in days
+wait_start         no suitable placement: emergency placement begins           entry|breakdown
+wait_end           the wait ends                                               search|vacancy|exit
+search             a spot search reports                                       found|failed
+place              a placement starts at ``option``                            entry|breakdown|search|vacancy|move_on / 1 if out of area
+end                a placement at ``option`` ends                              breakdown|move_on|exit
+exit               the child leaves care                                       route
+contract_open      a block contract starts taking children                     market / places
+contract_close     a block contract stops taking new children                  market / places
+=================  ==========================================================  ==========================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.catalogue import DAYS_PER_YEAR, NEED_BANDS, OPTION_NAMES
+
+EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close")
+COLUMNS = ("day", "event", "child", "option", "reason", "value")
+
+
+class EventLog:
+    def __init__(self):
+        self.rows: list[tuple] = []
+        self.append = self.rows.append  # the hot path: one bound-method call per event
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def frame(self, cohort, offset_days: float) -> pd.DataFrame:
+        """Tidy events: ``day`` counts from the reported period's start (negative in warm-up)."""
+        if self.rows:
+            day, event, child, option, reason, value = zip(*self.rows)
+        else:
+            day = event = child = option = reason = value = ()
+        child = np.asarray(child, dtype=np.int64)
+        known = child >= 0
+        safe = np.where(known, child, 0)
+        day = np.asarray(day, dtype=float)
+        age = np.where(known, (cohort.age_days[safe] + day - cohort.entry_day[safe]) / DAYS_PER_YEAR, np.nan) if len(cohort) else np.full(len(child), np.nan)
+        need = np.where(known, cohort.need[safe], -1) if len(cohort) else np.full(len(child), -1)
+        uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
+        return pd.DataFrame({
+            "day": day - offset_days,
+            "event": pd.Categorical(event, categories=EVENTS),
+            "child": child,
+            "option": pd.Categorical(option, categories=("",) + OPTION_NAMES),
+            "reason": pd.Categorical(reason),
+            "value": np.asarray(value, dtype=float),
+            "age": age,
+            "need": pd.Categorical.from_codes(np.asarray(need, dtype=np.int64), categories=NEED_BANDS)
+            if len(child) else pd.Categorical([], categories=NEED_BANDS),
+            "uasc": np.asarray(uasc, dtype=bool),
+        })

@@ -1,0 +1,317 @@
+"""The placement market as SimPy processes.
+
+Arrivals and block contracts are SimPy processes. Each child is an event-driven
+state machine: every pending outcome (leaving care, a breakdown, a spot search
+result, a planned move, a retry) is one SimPy timeout whose callback checks a
+token, so an outcome made stale by something that happened first is simply
+ignored. Nothing is ever interrupted or polled, and no step scans all children
+or all places: freed places are offered to a FIFO queue of waiting children
+kept per option.
+
+The market only appends to the :class:`~simulation.log.EventLog`; all metrics
+are derived from that log afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import simpy
+
+from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, age_band
+from models.scenario import Scenario
+from simulation.cohort import RESERVOIR, ROUTES, Cohort
+from simulation.log import EventLog
+from simulation.streams import Streams
+
+_INF = math.inf
+
+
+class Child:
+    __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
+                 "order", "placements", "searches", "done")
+
+    def __init__(self, cid: int, cohort: Cohort):
+        self.id = cid
+        self.need = int(cohort.need[cid])
+        self.age0 = float(cohort.age_days[cid])
+        self.entry = float(cohort.entry_day[cid])
+        self.kin = bool(cohort.kin[cid])
+        self.option = -1  # current placement option index, -1 when not placed
+        self.token = 0  # bumps at every change of placement: stale outcomes check it
+        self.waiting = False
+        self.wait_token = 0
+        self.ptr = 0  # position in the placement order during a search
+        self.order: tuple[int, ...] = ()
+        self.placements = 0
+        self.searches = 0
+        self.done = False
+
+
+class Market:
+    """State of one replication: free places, waiting queues and the children in care."""
+
+    def __init__(self, scenario: Scenario, cohort: Cohort, log: EventLog, offset_days: float, horizon: float,
+                 streams: Streams):
+        self.s = scenario
+        self.streams = streams
+        self.extra: dict[int, np.random.Generator] = {}
+        self.cohort = cohort
+        self.log = log
+        self.offset = offset_days  # engine day of the reported period's start
+        self.horizon = horizon
+        self.env = simpy.Environment()
+        n_opt = len(OPTION_NAMES)
+        self.kind = [OPTIONS[o][1] for o in OPTION_NAMES]
+        self.pool = [OPTIONS[o][0] for o in OPTION_NAMES]
+        self.free = [0] * n_opt
+        self.open = [False] * n_opt
+        self.queues: list[deque] = [deque() for _ in range(n_opt)]
+        self.accepts = [[True] * len(NEED_BANDS) for _ in range(n_opt)]
+        self.spot = [None] * n_opt
+        self.ooa = [0.0] * n_opt
+        idx = {o: i for i, o in enumerate(OPTION_NAMES)}
+        self.idx = idx
+        for section, opt in INHOUSE.items():
+            cap = getattr(scenario.inhouse, section)
+            self.free[idx[opt]] = cap.usable
+            self.open[idx[opt]] = True
+        for m in MARKETS:
+            market = getattr(scenario.spot, m)
+            if market.enabled:
+                i = idx[f"{m}_spot"]
+                self.spot[i] = market
+                self.open[i] = True
+                self.ooa[i] = market.out_of_area
+            block = getattr(scenario.contracts, m)
+            i = idx[f"{m}_block"]
+            self.ooa[i] = block.out_of_area
+            self.accepts[i] = [b in block.needs for b in NEED_BANDS]
+        self.open[idx["kinship"]] = scenario.kinship.enabled
+        hazards = scenario.breakdowns
+        self.break_rate = [
+            [h / DAYS_PER_YEAR for h in hazards.for_pool(self.pool[i])] if hazards.enabled else [0.0] * 4
+            for i in range(n_opt)
+        ]
+        self.early_days = hazards.early_days
+        self.early_rate_factor = hazards.early_multiplier
+        rules = [[tuple(idx[o] for o in scenario.policy.order_for(a, n)) for n in NEED_BANDS] for a in AGE_BANDS]
+        self.orders = rules
+        self.children: list[Child] = []
+
+    # ------------------------------------------------------------------ helpers
+    def now(self) -> float:
+        return self.env.now
+
+    def _emit(self, kind: str, child: int, option: str = "", reason: str = "", value: float = 0.0) -> None:
+        self.log.append((self.env.now, kind, child, option, reason, value))
+
+    def _at(self, delay: float, fn, *args) -> None:
+        """Schedule ``fn(*args)`` after ``delay`` days: one timeout per pending outcome."""
+        if self.env.now + delay >= self.horizon:
+            return
+        ev = self.env.timeout(delay)
+        ev.callbacks.append(lambda _e: fn(*args))
+
+    def _age(self, c: Child) -> float:
+        return c.age0 + self.env.now - c.entry
+
+    def _available(self, c: Child, o: int) -> bool:
+        kind = self.kind[o]
+        if kind == "kin":
+            return self.open[o] and c.kin and c.placements == 0
+        return self.open[o] and self.free[o] > 0 and self.accepts[o][c.need]
+
+    # ------------------------------------------------------------------ processes
+    def arrivals(self):
+        """Children entering care, at the cohort's pre-drawn times."""
+        for cid in range(len(self.cohort)):
+            wait = self.cohort.entry_day[cid] - self.env.now
+            if wait > 0:
+                yield self.env.timeout(wait)
+            self.enter(cid)
+
+    def contract(self, market: str):
+        """A block contract opens at its start date and stops taking children at its end."""
+        block = getattr(self.s.contracts, market)
+        o = self.idx[f"{market}_block"]
+        start = self.offset + (block.start - self.s.run.start_date).days
+        end = self.offset + (block.end_date - self.s.run.start_date).days
+        if block.places == 0 or end <= 0:
+            return
+        if start > 0:
+            yield self.env.timeout(start)
+        self.open[o] = True
+        self.free[o] = block.places
+        self._emit("contract_open", -1, OPTION_NAMES[o], market, block.places)
+        self._offer(o)
+        yield self.env.timeout(end - max(start, 0.0))
+        self.open[o] = False
+        self._emit("contract_close", -1, OPTION_NAMES[o], market, block.places)
+
+    # ------------------------------------------------------------------ life of a child
+    def enter(self, cid: int) -> None:
+        c = Child(cid, self.cohort)
+        self.children.append(c)
+        co = self.cohort
+        self._emit("enter", cid, "", "stock" if co.stock[cid] else "entry", c.age0)
+        self._at(co.exit_day[cid] - self.env.now, self.leave_care, c)
+        if not math.isnan(co.move_on_day[cid]):
+            self._at(co.move_on_day[cid] - self.env.now, self.move_on, c)
+        self.search(c, "entry")
+
+    def search(self, c: Child, reason: str) -> None:
+        """Find a placement for an unplaced child, walking its placement order."""
+        c.order = self.orders[age_band(self._age(c))][c.need]
+        c.ptr = 0
+        for o in c.order:
+            if self.kind[o] in ("inhouse", "kin", "block") and self._available(c, o):
+                self.place(c, o, reason)
+                return
+            if self.kind[o] == "spot" and self.open[o]:
+                break
+        c.waiting = True
+        c.wait_token += 1
+        self._emit("wait_start", c.id, "", reason)
+        for o in c.order:
+            if self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
+                self.queues[o].append((c, c.wait_token))
+        self._walk(c)
+
+    def _walk(self, c: Child) -> None:
+        """Continue down the order from ``c.ptr``: take a free place, or start the next spot search."""
+        order = c.order
+        while c.ptr < len(order):
+            o = order[c.ptr]
+            c.ptr += 1
+            if self.kind[o] == "spot":
+                if self.open[o]:
+                    self._at(self.spot[o].search_days, self._search_result, c, c.wait_token, o)
+                    return
+            elif self._available(c, o):
+                self.place(c, o, "search")
+                return
+        self._at(self.s.waiting.retry_days, self._retry, c, c.wait_token)
+
+    def _retry(self, c: Child, token: int) -> None:
+        if c.waiting and c.wait_token == token:
+            c.order = self.orders[age_band(self._age(c))][c.need]
+            c.ptr = 0
+            self._walk(c)
+
+    def _draw(self, c: Child, reservoir: np.ndarray, k: int, exponential: bool = False) -> float:
+        """The child's k-th draw of a kind: from its pre-drawn row, then from its own extra stream."""
+        if k < RESERVOIR:
+            return float(reservoir[c.id, k])
+        rng = self.extra.get(c.id)
+        if rng is None:
+            rng = self.extra[c.id] = self.streams.generator("child-extra", int(self.cohort.stock[c.id]), c.id)
+        return float(rng.exponential() if exponential else rng.random())
+
+    def _draw_search(self, c: Child) -> float:
+        k = c.searches
+        c.searches += 1
+        return self._draw(c, self.cohort.search_u, k)
+
+    def _search_result(self, c: Child, token: int, o: int) -> None:
+        if not (c.waiting and c.wait_token == token):
+            return
+        if self._draw_search(c) < 1.0 - self.spot[o].tightness:
+            self._emit("search", c.id, OPTION_NAMES[o], "found")
+            self.place(c, o, "search")
+        else:
+            self._emit("search", c.id, OPTION_NAMES[o], "failed")
+            self._walk(c)
+
+    def place(self, c: Child, o: int, reason: str) -> None:
+        if c.waiting:
+            c.waiting = False
+            self._emit("wait_end", c.id, "", reason)
+        if self.kind[o] != "spot" and self.kind[o] != "kin":
+            self.free[o] -= 1
+        k = c.placements
+        c.placements += 1
+        c.option = o
+        c.token += 1
+        out_of_area = 1.0 if self._draw(c, self.cohort.ooa_u, k) < self.ooa[o] else 0.0
+        self._emit("place", c.id, OPTION_NAMES[o], reason, out_of_area)
+        rate = self.break_rate[o][c.need]
+        if rate > 0:
+            self._at(self._time_to_breakdown(self._draw(c, self.cohort.breakdown_e, k, exponential=True), rate),
+                     self._breakdown, c, c.token)
+
+    def _time_to_breakdown(self, e: float, rate: float) -> float:
+        """Invert the two-phase hazard (``early_multiplier`` x rate for ``early_days``, then rate)."""
+        early = self.early_rate_factor * rate
+        if early > 0 and e < early * self.early_days:
+            return e / early
+        return self.early_days + (e - early * self.early_days) / rate
+
+    def _vacate(self, c: Child, reason: str) -> None:
+        o = c.option
+        c.option = -1
+        c.token += 1
+        self._emit("end", c.id, OPTION_NAMES[o], reason)
+        if self.kind[o] == "kin":
+            c.kin = False
+        elif self.kind[o] != "spot":
+            self.free[o] += 1
+            self._offer(o)
+
+    def _offer(self, o: int) -> None:
+        """Give free places at option ``o`` to the longest-waiting eligible children."""
+        q = self.queues[o]
+        while q and self.free[o] > 0 and self.open[o]:
+            c, token = q.popleft()
+            if c.waiting and c.wait_token == token:
+                self.place(c, o, "vacancy")
+
+    def _breakdown(self, c: Child, token: int) -> None:
+        if c.token != token or c.done:
+            return
+        self._vacate(c, "breakdown")
+        self.search(c, "breakdown")
+
+    def move_on(self, c: Child) -> None:
+        """A planned move to 16+ accommodation; the young person stays put if no place is found."""
+        if c.done or c.waiting or c.option < 0 or self.pool[c.option] not in self.s.move_on.from_pools:
+            return
+        order = [o for o in self.orders[age_band(self._age(c))][c.need] if self.pool[o] == "supported"]
+        for o in order:
+            if self.kind[o] == "spot":
+                if self.open[o]:
+                    self._at(self.spot[o].search_days, self._move_on_result, c, c.token, o)
+                return
+            if self._available(c, o):
+                self._vacate(c, "move_on")
+                self.place(c, o, "move_on")
+                return
+
+    def _move_on_result(self, c: Child, token: int, o: int) -> None:
+        if c.token != token or c.done:
+            return
+        if self._draw_search(c) < 1.0 - self.spot[o].tightness:
+            self._emit("search", c.id, OPTION_NAMES[o], "found")
+            self._vacate(c, "move_on")
+            self.place(c, o, "move_on")
+        else:
+            self._emit("search", c.id, OPTION_NAMES[o], "failed")
+
+    def leave_care(self, c: Child) -> None:
+        route = ROUTES[self.cohort.exit_route[c.id]]
+        if c.waiting:
+            c.waiting = False
+            self._emit("wait_end", c.id, "", "exit")
+        elif c.option >= 0:
+            self._vacate(c, "exit")
+        c.done = True
+        self._emit("exit", c.id, "", route)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> None:
+        self.env.process(self.arrivals())
+        for m in MARKETS:
+            self.env.process(self.contract(m))
+        self.env.run(until=self.horizon)
