@@ -1,0 +1,152 @@
+"""The ``placesim`` command line."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from models.scenario import Scenario, ScenarioError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Group(click.Group):
+    """Turns every input error into one line naming the problem, exit code 2, no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ScenarioError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except OSError as e:
+            click.echo(f"error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+
+
+def _load(path: str | None, assignments: tuple[str, ...]) -> Scenario:
+    scenario = Scenario.load(path) if path else Scenario.default()
+    return scenario.with_assignments(list(assignments)) if assignments else scenario
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="placesim")
+def main() -> None:
+    """placesim: stress-test placement sufficiency, block contracts and spend for children in care."""
+
+
+@main.group()
+def scenario() -> None:
+    """Show, write out or check scenario files."""
+
+
+@scenario.command("show")
+@click.argument("path", required=False)
+def scenario_show(path: str | None) -> None:
+    """Print a scenario (the built-in default if PATH is omitted) as commented TOML."""
+    click.echo(_load(path, ()).to_toml(), nl=False)
+
+
+@scenario.command("init")
+@click.argument("path")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def scenario_init(path: str, force: bool) -> None:
+    """Write the default scenario to PATH for editing."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise ScenarioError("", f"{p} already exists (use --force to overwrite)")
+    p.write_text(Scenario.default().to_toml(), encoding="utf-8")
+    click.echo(f"wrote {p}")
+
+
+@scenario.command("check")
+@click.argument("path")
+def scenario_check(path: str) -> None:
+    """Validate a scenario file and list what differs from the default."""
+    s = Scenario.load(path)
+    diffs = s.differences()
+    click.echo(f"{path}: valid; {len(diffs)} value(s) differ from the default")
+    for key, (mine, default) in diffs.items():
+        click.echo(f"  {key} = {mine!r}   (default {default!r})")
+
+
+@main.command("run")
+@click.argument("path", required=False)
+@click.option("-r", "--replications", type=click.IntRange(1), help="Replications (default: run.replications).")
+@click.option("-y", "--years", type=click.IntRange(1, 200), help="Simulated years reported (default: run.years).")
+@click.option("-s", "--seed", type=click.IntRange(0), help="Root seed (default: run.seed).")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one scenario value, e.g. --set contracts.ifa.places=8. Repeatable.")
+@click.option("--keep-events", is_flag=True, help="Keep the event log of every replication, not just the first.")
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the output folder.")
+def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_figures, quiet) -> None:
+    """Run a scenario (the built-in default authority if PATH is omitted) and summarise it."""
+    from experiments.runner import run
+    from results.figures import write_figures
+    from results.store import new_run_dir, write_tables
+    from results.summary import format_summary, summarise
+
+    s = _load(path, assignments)
+    changes = {}
+    if years is not None:
+        changes["run.years"] = years
+    if seed is not None:
+        changes["run.seed"] = seed
+    if changes:
+        s = s.replace(changes)
+    n = replications or s.run.replications
+    out_dir = Path(out) if out else new_run_dir("runs", s.name)
+    command = _command_line(click.get_current_context())
+    if not quiet:
+        click.echo(f"placesim: scenario '{s.name}', {n} replications x {s.run.years} years "
+                   f"(+{s.run.warmup_years} warm-up), seed {s.run.seed}", err=True)
+    with click.progressbar(length=n, label="simulating", file=sys.stderr) if not quiet else _NoBar() as bar:
+        result = run(s, n, keep_events=keep_events, progress=bar.update, command=command)
+    table = summarise(result.metrics)
+    text = format_summary(table, title=f"Scenario '{s.name}': yearly means over {s.run.years} years, {n} replications")
+    write_tables(out_dir, result.metrics, result.events, table, text, result.manifest)
+    if not no_figures:
+        write_figures(result.metrics, out_dir)
+    if quiet:
+        click.echo(str(out_dir))
+        return
+    click.echo(text)
+    click.echo(f"\nRuntime {result.manifest['runtime_seconds']:.1f} s. Results in {out_dir}/")
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as it was given, rebuilt from the parsed parameters (works the same in tests)."""
+    parts: list[str] = []
+    for p in ctx.command.params:
+        value = ctx.params.get(p.name)
+        if value in (None, False, ()) or not isinstance(p, (click.Option, click.Argument)):
+            continue
+        flag = p.opts[-1] if isinstance(p, click.Option) else None
+        values = value if isinstance(value, tuple) else (value,)
+        for v in values:
+            if flag and v is True:
+                parts.append(flag)
+            elif flag:
+                parts += [flag, str(v)]
+            else:
+                parts.append(str(v))
+    return " ".join([ctx.command_path, shlex.join(parts)]).strip()
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

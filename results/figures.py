@@ -1,0 +1,79 @@
+"""Figures drawn from the tidy metrics table only (never from the engine).
+
+Every pool keeps the same colour in every figure (Okabe-Ito, colour-blind safe).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from models.catalogue import POOL_LABELS, POOLS  # noqa: E402
+
+POOL_COLOURS = {
+    "kinship": "#009E73",
+    "inhouse_fostering": "#0072B2",
+    "ifa": "#E69F00",
+    "residential": "#D55E00",
+    "supported": "#CC79A7",
+    "waiting": "#000000",
+}
+
+
+def _band(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    sub = metrics[metrics.metric == metric]
+    g = sub.groupby(["pool", "year"], observed=True).value
+    return pd.DataFrame({"mean": g.mean(), "p5": g.quantile(0.05), "p95": g.quantile(0.95)}).reset_index()
+
+
+def children_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
+    data = _band(metrics, "children_mean")
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=110)
+    for pool in POOLS + ("waiting",):
+        d = data[data.pool == pool].sort_values("year")
+        if d.empty:
+            continue
+        c = POOL_COLOURS[pool]
+        ax.plot(d.year, d["mean"], color=c, marker="o", ms=3, label=POOL_LABELS[pool])
+        ax.fill_between(d.year, d.p5, d.p95, color=c, alpha=0.18, lw=0)
+    ax.set_title(title or "Children by pool (mean per year; band: 90% of replications)")
+    ax.set_xlabel("Year starting")
+    ax.set_ylabel("Children")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def spend_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
+    sub = metrics[(metrics.metric == "spend_total") & (metrics.pool.isin(POOLS + ("waiting",)))]
+    mean = sub.groupby(["year", "pool"], observed=True).value.mean().unstack("pool").fillna(0.0)
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=110)
+    bottom = None
+    for pool in POOLS + ("waiting",):
+        if pool not in mean:
+            continue
+        vals = mean[pool] / 1e6
+        ax.bar(mean.index, vals, bottom=bottom, color=POOL_COLOURS[pool], label=POOL_LABELS[pool], width=0.75)
+        bottom = vals if bottom is None else bottom + vals
+    ax.set_title(title or "Yearly spend by pool (mean across replications)")
+    ax.set_xlabel("Year starting")
+    ax.set_ylabel("£ million per year")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_figures(metrics: pd.DataFrame, out: Path) -> list[Path]:
+    return [children_by_pool(metrics, out / "children_by_pool.png"), spend_by_pool(metrics, out / "spend_by_pool.png")]

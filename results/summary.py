@@ -1,0 +1,84 @@
+"""The headline table: each measure's mean and 90% interval across replications.
+
+A replication's value of a measure is its mean over the reported years (a
+yearly figure); the table gives the mean of those values and their 5th and 95th
+percentiles, so the interval describes the spread of a typical year's outcome
+between replications.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.catalogue import POOL_LABELS, POOLS
+
+#: (section, label, metric, pool, unit) in print order
+HEADLINES: list[tuple[str, str, str, str, str]] = (
+    [("Spend by pool, per year", POOL_LABELS[p], "spend_total", p, "GBP/year") for p in POOLS]
+    + [("Spend by pool, per year", POOL_LABELS["waiting"], "spend_total", "waiting", "GBP/year")]
+    + [
+        ("Spend by cost type, per year", "Placements", "spend_placements", "all", "GBP/year"),
+        ("Spend by cost type, per year", "Retainers on empty block places", "spend_retainers", "all", "GBP/year"),
+        ("Spend by cost type, per year", "Fixed in-house costs", "spend_fixed", "all", "GBP/year"),
+        ("Spend by cost type, per year", "Emergency placements", "spend_emergency", "all", "GBP/year"),
+        ("Spend by cost type, per year", "Total", "spend_total", "all", "GBP/year"),
+    ]
+    + [("Block contracts", f"Utilisation, {m} block", "block_utilisation", m, "share") for m in ("ifa", "residential", "supported")]
+    + [("Block contracts", f"Void place-days, {m} block", "void_days", m, "days/year") for m in ("ifa", "residential", "supported")]
+    + [("Children by pool (mean)", POOL_LABELS[p], "children_mean", p, "children") for p in POOLS]
+    + [
+        ("Children by pool (mean)", POOL_LABELS["waiting"], "children_mean", "waiting", "children"),
+        ("Children by pool (mean)", "All in care", "children_mean", "all", "children"),
+        ("Stability", "Placement moves per child-year", "moves_per_child_year", "all", "moves"),
+        ("Stability", "Children with 3+ placements in the year", "share_3plus_placements", "all", "share"),
+        ("Stability", "Under-16s in care 2.5+ years, same placement 2+ years", "share_stable_2y", "all", "share"),
+        ("Sufficiency", "Days waiting without a suitable placement", "waiting_days", "all", "days/year"),
+        ("Sufficiency", "Children who waited", "share_waited", "all", "share"),
+        ("Sufficiency", "Placement days out of area", "share_out_of_area", "all", "share"),
+        ("Flows", "Entries to care", "entries", "all", "children/year"),
+        ("Flows", "Exits from care", "exits", "all", "children/year"),
+    ]
+)
+
+
+def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per headline measure present in ``metrics``: mean, p5, p95 across replications."""
+    per_rep = metrics.groupby(["metric", "pool", "replication"], observed=True).value.mean()
+    rows = []
+    for sect, label, metric, pool, unit in HEADLINES:
+        if (metric, pool) not in per_rep.index.droplevel("replication"):
+            continue
+        v = per_rep.loc[(metric, pool)].to_numpy(dtype=float)
+        v = v[~np.isnan(v)]
+        if len(v) == 0:
+            continue
+        rows.append({"section": sect, "measure": label, "metric": metric, "pool": pool, "unit": unit,
+                     "mean": v.mean(), "p5": np.percentile(v, 5), "p95": np.percentile(v, 95), "replications": len(v)})
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float, unit: str) -> str:
+    if unit == "GBP/year":
+        return f"£{x:,.0f}"
+    if unit == "share":
+        return f"{100 * x:.1f}%"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2f}"
+
+
+def format_summary(table: pd.DataFrame, title: str = "") -> str:
+    """Plain-text table for the terminal."""
+    lines = [title] if title else []
+    width = max((len(m) for m in table.measure), default=10) + 2
+    section = None
+    for r in table.itertuples():
+        if r.section != section:
+            section = r.section
+            lines += ["", f"{section:{width + 2}}{'mean':>14}   {'90% interval':<25}"]
+        interval = f"{_fmt(r.p5, r.unit)} – {_fmt(r.p95, r.unit)}"
+        lines.append(f"  {r.measure:{width}}{_fmt(r.mean, r.unit):>14}   {interval}")
+    if not (table.metric == "block_utilisation").any():
+        lines += ["", "Block contracts: none in this scenario (set contracts.<ifa|residential|supported>.places)"]
+    return "\n".join(lines)
