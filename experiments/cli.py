@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from models.scenario import Scenario, ScenarioError
 
@@ -116,6 +117,35 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
         return
     click.echo(text)
     click.echo(f"\nRuntime {result.manifest['runtime_seconds']:.1f} s. Results in {out_dir}/")
+
+
+@main.command("compare")
+@click.argument("base")
+@click.argument("alt")
+@click.option("-r", "--replications", type=click.IntRange(2), help="Replications of each (default: BASE's run.replications).")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of ALT. Repeatable.")
+def compare_cmd(base, alt, replications, out, assignments) -> None:
+    """Compare ALT with BASE under common random numbers (either may be 'default')."""
+    from experiments.compare import compare, format_comparison
+    from results.store import new_run_dir, write_json, write_parquet
+
+    b = Scenario.default() if base == "default" else Scenario.load(base)
+    a = _load(None if alt == "default" else alt, assignments)
+    n = replications or b.run.replications
+    out_dir = Path(out) if out else new_run_dir("runs", f"compare-{a.name}")
+    with click.progressbar(length=2 * n, label="simulating", file=sys.stderr) as bar:
+        result = compare(b, a, n, progress=bar.update)
+    text = format_comparison(result.table, b.name, a.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = pd.concat([result.base.metrics.assign(scenario="base"), result.alt.metrics.assign(scenario="alt")], ignore_index=True)
+    write_parquet(metrics, out_dir / "metrics.parquet")
+    result.table.to_csv(out_dir / "comparison.csv", index=False)
+    (out_dir / "comparison.txt").write_text(text + "\n", encoding="utf-8")
+    write_json({"command": _command_line(click.get_current_context()), "base": result.base.manifest,
+                "alt": result.alt.manifest}, out_dir / "manifest.json")
+    click.echo(text)
+    click.echo(f"\nResults in {out_dir}/")
 
 
 def _command_line(ctx: click.Context) -> str:

@@ -303,7 +303,10 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Scenario":
-        return build(cls, data)
+        """Validate ``data``; every key it leaves out takes the default scenario's value."""
+        if not isinstance(data, dict):
+            raise ScenarioError("", "a scenario must be a table of sections")
+        return build(cls, _merge(to_dict(cls()), data))
 
     @classmethod
     def from_toml(cls, text: str, origin: str = "scenario") -> "Scenario":
@@ -364,6 +367,17 @@ class Scenario:
         """Dotted keys whose values differ from ``other`` (the default scenario if omitted)."""
         a, b = _flatten(self.to_dict()), _flatten((other or Scenario()).to_dict())
         return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def _merge(defaults: dict, data: dict) -> dict:
+    """``data`` laid over ``defaults``, table by table (lists and values replace)."""
+    out = dict(defaults)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import tomllib
 import types
 import typing
 from typing import Any
@@ -222,8 +223,8 @@ def set_dotted(data: dict, key: str, value: Any) -> None:
 def parse_value(text: str) -> Any:
     """Parse a command-line value as TOML (``8``, ``0.6``, ``true``, ``[1, 2]``), else a string."""
     try:
-        return tomlkit.parse(f"v = {text}")["v"].unwrap()
-    except Exception:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
         return text
 
 

@@ -67,6 +67,8 @@ class Cohort:
             return out
 
         entry = np.asarray(entry_day, dtype=float)
+        if np.any(np.diff(entry) < 0):
+            raise ValueError("scripted cohort: entry days must be in increasing order (children are numbered by entry)")
         return cls(
             entry_day=entry, age_days=np.asarray(age_days, dtype=float), need=full(need, 0, np.int64),
             uasc=full(uasc, False, bool), stock=entry <= 0, exit_day=np.asarray(exit_day, dtype=float),

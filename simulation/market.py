@@ -14,6 +14,7 @@ are derived from that log afterwards.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import deque
 
@@ -31,7 +32,7 @@ _INF = math.inf
 
 class Child:
     __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
-                 "order", "placements", "searches", "done")
+                 "order", "placements", "searches", "done", "reason")
 
     def __init__(self, cid: int, cohort: Cohort):
         self.id = cid
@@ -48,6 +49,7 @@ class Child:
         self.placements = 0
         self.searches = 0
         self.done = False
+        self.reason = "entry"
 
 
 class Market:
@@ -163,41 +165,58 @@ class Market:
         self.search(c, "entry")
 
     def search(self, c: Child, reason: str) -> None:
-        """Find a placement for an unplaced child, walking its placement order."""
+        """Find a placement for an unplaced child, walking its placement order from the top."""
         c.order = self.orders[age_band(self._age(c))][c.need]
         c.ptr = 0
-        for o in c.order:
-            if self.kind[o] in ("inhouse", "kin", "block") and self._available(c, o):
-                self.place(c, o, reason)
-                return
-            if self.kind[o] == "spot" and self.open[o]:
-                break
-        c.waiting = True
-        c.wait_token += 1
-        self._emit("wait_start", c.id, "", reason)
-        for o in c.order:
-            if self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
-                self.queues[o].append((c, c.wait_token))
+        c.reason = reason
         self._walk(c)
 
     def _walk(self, c: Child) -> None:
-        """Continue down the order from ``c.ptr``: take a free place, or start the next spot search."""
+        """Continue down the order from ``c.ptr``: take a free place, or run the next spot search.
+
+        A search with no delay reports at once; otherwise the child waits (in an emergency
+        placement) for its outcome. When the order runs out the child waits and is retried.
+        """
         order = c.order
         while c.ptr < len(order):
             o = order[c.ptr]
             c.ptr += 1
             if self.kind[o] == "spot":
-                if self.open[o]:
-                    self._at(self.spot[o].search_days, self._search_result, c, c.wait_token, o)
+                if not self.open[o]:
+                    continue
+                delay = self.spot[o].search_days
+                if delay > 0:
+                    self._wait(c)
+                    self._at(delay, self._search_result, c, c.wait_token, o)
+                    return
+                if self._search(c, o):
                     return
             elif self._available(c, o):
-                self.place(c, o, "search")
+                self.place(c, o, "search" if c.waiting else c.reason)
                 return
+        self._wait(c)
         self._at(self.s.waiting.retry_days, self._retry, c, c.wait_token)
+
+    def _wait(self, c: Child) -> None:
+        """Start waiting, queued for every in-house and block option in the child's order."""
+        if c.waiting:
+            return
+        c.waiting = True
+        c.wait_token += 1
+        self._emit("wait_start", c.id, "", c.reason)
+        self._enqueue(c, c.order)
+
+    def _enqueue(self, c: Child, order: tuple[int, ...]) -> None:
+        for o in order:
+            if self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
+                self.queues[o].append((c, c.wait_token))
 
     def _retry(self, c: Child, token: int) -> None:
         if c.waiting and c.wait_token == token:
-            c.order = self.orders[age_band(self._age(c))][c.need]
+            order = self.orders[age_band(self._age(c))][c.need]
+            if order != c.order:
+                self._enqueue(c, tuple(o for o in order if o not in c.order))
+                c.order = order
             c.ptr = 0
             self._walk(c)
 
@@ -215,14 +234,17 @@ class Market:
         c.searches += 1
         return self._draw(c, self.cohort.search_u, k)
 
-    def _search_result(self, c: Child, token: int, o: int) -> None:
-        if not (c.waiting and c.wait_token == token):
-            return
+    def _search(self, c: Child, o: int) -> bool:
+        """Draw a spot search's outcome; place the child if it succeeds."""
         if self._draw_search(c) < 1.0 - self.spot[o].tightness:
             self._emit("search", c.id, OPTION_NAMES[o], "found")
-            self.place(c, o, "search")
-        else:
-            self._emit("search", c.id, OPTION_NAMES[o], "failed")
+            self.place(c, o, "search" if c.waiting else c.reason)
+            return True
+        self._emit("search", c.id, OPTION_NAMES[o], "failed")
+        return False
+
+    def _search_result(self, c: Child, token: int, o: int) -> None:
+        if c.waiting and c.wait_token == token and not self._search(c, o):
             self._walk(c)
 
     def place(self, c: Child, o: int, reason: str) -> None:
@@ -311,7 +333,15 @@ class Market:
 
     # ------------------------------------------------------------------ run
     def run(self) -> None:
-        self.env.process(self.arrivals())
-        for m in MARKETS:
+        for m in MARKETS:  # contracts first, so a contract opening on a child's entry day is open
             self.env.process(self.contract(m))
-        self.env.run(until=self.horizon)
+        self.env.process(self.arrivals())
+        # Spent events are freed by reference counting; the cyclic collector would only rescan
+        # every live child and pending event over and over, a cost that grows with the authority.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=self.horizon)
+        finally:
+            if enabled:
+                gc.enable()
