@@ -204,7 +204,8 @@ class MoveOn:
     probability: float = probability(0.85, "share of young people in the pools below who move on before 18", SEED + " 5.2: ~40 in 16+ accommodation")
     earliest_age: float = param(16.0, "earliest age of the move", ge=15.0, le=18.0, unit="years")
     latest_age: float = param(17.75, "latest age of the move", ge=15.0, le=18.0, unit="years")
-    from_pools: tuple[str, ...] = param(("inhouse_fostering", "ifa", "residential"), "pools young people move on from", choices=POOLS)
+    from_pools: tuple[str, ...] = param(("inhouse_fostering", "ifa", "residential"), "pools young people move on from",
+                                        choices=tuple(p for p in POOLS if p != "supported"))
 
     def __post_init__(self) -> None:
         if self.latest_age < self.earliest_age:

@@ -123,8 +123,8 @@ def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, rou
     b = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(h) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         age_exit = np.where(h[b] > 0, _EDGES_DAYS[b] + (target - cum[b]) / h[b], np.inf)
-    # beyond the last edge only the last band's hazard applies
-    age_exit = np.where(target > cum[-1], np.where(h[-1] > 0, _EDGES_DAYS[-1] + (target - cum[-1]) / h[-1], np.inf), age_exit)
+        # beyond the last edge only the last band's hazard applies
+        age_exit = np.where(target > cum[-1], np.where(h[-1] > 0, _EDGES_DAYS[-1] + (target - cum[-1]) / h[-1], np.inf), age_exit)
     age_exit = np.maximum(age_exit, age_days)
     band = np.clip(np.searchsorted(_EDGES_DAYS, age_exit, side="right") - 1, 0, len(h) - 1)
     probs = routes[:, band] / np.where(h[band] > 0, h[band], 1.0)

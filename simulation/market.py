@@ -298,14 +298,18 @@ class Market:
 
     def move_on(self, c: Child) -> None:
         """A planned move to 16+ accommodation; the young person stays put if no place is found."""
-        if c.done or c.waiting or c.option < 0 or self.pool[c.option] not in self.s.move_on.from_pools:
+        if c.done or c.waiting or c.option < 0:
+            return
+        pool = self.pool[c.option]
+        if pool == "supported" or pool not in self.s.move_on.from_pools:
             return
         order = [o for o in self.orders[age_band(self._age(c))][c.need] if self.pool[o] == "supported"]
         for o in order:
             if self.kind[o] == "spot":
                 if self.open[o]:
                     self._at(self.spot[o].search_days, self._move_on_result, c, c.token, o)
-                return
+                    return
+                continue
             if self._available(c, o):
                 self._vacate(c, "move_on")
                 self.place(c, o, "move_on")

@@ -278,17 +278,14 @@ def test_load_reads_a_file_with_errors_named(tmp_path):
     _assert_names(_error(Scenario.load, p), "spot.ifa.tightness")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG models/schema.py build() / Scenario.from_dict: a partly given nested section is built from the "
-    "section class's own field defaults (Capacity/SpotMarket/BlockContract), not from the scenario's "
-    "default instance (the section(lambda: ...) factory), so missing keys do NOT take 'the default shown' "
-    "in the rendered TOML: [contracts.ifa] places = 8 gives weekly_price 0.0 instead of 750.0"))
 @pytest.mark.parametrize("text, section", [
     ("[inhouse.fostering]\nplaces = 150\n", ("inhouse", "fostering")),
     ("[spot.ifa]\ntightness = 0.3\n", ("spot", "ifa")),
     ("[contracts.ifa]\nplaces = 8\n", ("contracts", "ifa")),
 ], ids=["inhouse", "spot", "contract"])
 def test_missing_keys_in_a_partial_section_take_the_rendered_default(text, section):
+    """Scenario.from_dict lays the file over the default scenario: a partly given section keeps the
+    default scenario's other values (e.g. [contracts.ifa] places = 8 keeps weekly_price 750)."""
     s, d = Scenario.from_toml(text), Scenario.default()
     got, want = getattr(getattr(s, section[0]), section[1]), getattr(getattr(d, section[0]), section[1])
     given = set(tomllib.loads(text)[section[0]][section[1]])

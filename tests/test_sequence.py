@@ -186,7 +186,8 @@ def test_a_failed_inline_search_then_a_delayed_search_starts_the_wait():
 
 
 def test_a_spot_search_takes_search_days():
-    """Same as (a) with search_days 2: the search reports on day 12, the wait lasts 2 days."""
+    """A spot search with search_days 2 makes the child wait: wait_start on entry (day 10), the
+    search reports on day 12 (found), wait_end 'search' and place 'search': a 2-day wait."""
     s = tiny({"spot.ifa.search_days": 2.0})
     rep = run(s, entry_day=[0, 10], exit_day=[INF, INF])
     assert events(rep) == [

@@ -129,7 +129,7 @@ def test_erlang_scenario_is_the_intended_system(erlang_runs):
     opened = ev[ev.event == "contract_open"]
     assert len(opened) == 1 and opened.day.iloc[0] == -ERLANG_WARMUP * DAYS_PER_YEAR
     assert set(ev[ev.event == "place"].option.astype(str)) == {"ifa_block", "ifa_spot"}
-    assert set(ev[ev.event == "place"].reason.astype(str)) <= {"entry", "search"}  # never a move
+    assert ev[ev.event == "place"].child.is_unique  # one placement per child: never a move
     assert (ev[ev.event == "exit"].reason.astype(str) == "return_home").all()
     # nobody ever waits: the overflow search answers at once
     assert erlang_runs.waiting.max() == 0.0
