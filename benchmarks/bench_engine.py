@@ -3,7 +3,7 @@
 Prints medians over several replications, for the engine alone and with metrics.
 Targets (one core): under 0.1 s per replication of 10 simulated years of the
 default authority; the 10x authority within 12x that.
-Run: .venv/bin/python benchmarks/bench_engine.py [--reps N]
+Run: .venv/bin/python benchmarks/bench_engine.py [--rounds N]
 """
 
 from __future__ import annotations
@@ -31,39 +31,43 @@ def scaled(factor: int) -> Scenario:
     })
 
 
-def measure(s: Scenario, reps: int) -> dict:
-    engine, total, events = [], [], []
-    for r in range(reps):
-        t0 = time.perf_counter()
-        rep = simulate(s, r)
-        t1 = time.perf_counter()
-        replication_metrics(rep.events, s, r)
-        t2 = time.perf_counter()
-        engine.append(t1 - t0)
-        total.append(t2 - t0)
-        events.append(rep.n_events)
-    years = s.run.years + s.run.warmup_years
-    med_e, med_t = statistics.median(engine), statistics.median(total)
-    return {"engine_s": med_e, "with_metrics_s": med_t, "events": statistics.median(events),
-            "per_10y_s": med_e * 10 / years, "events_per_s": statistics.median(events) / med_e}
+def one(s: Scenario, r: int) -> tuple[float, float, int]:
+    t0 = time.perf_counter()
+    rep = simulate(s, r)
+    t1 = time.perf_counter()
+    replication_metrics(rep.events, s, r)
+    return t1 - t0, time.perf_counter() - t0, rep.n_events
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (each: 10 default + 1 large replication)")
     args = ap.parse_args()
-    print(f"{'authority':<12}{'events':>10}{'engine s/rep':>14}{'+metrics s/rep':>16}{'s per 10 years':>16}{'events/s':>12}")
-    rows = {}
-    for factor, reps in ((1, args.reps), (10, max(3, args.reps // 3))):
-        s = scaled(factor)
+    sizes = {1: scaled(1), 10: scaled(10)}
+    for s in sizes.values():
         simulate(s, 999)  # warm caches and imports
-        m = rows[factor] = measure(s, reps)
-        print(f"{'x' + str(factor):<12}{m['events']:>10,.0f}{m['engine_s']:>14.3f}{m['with_metrics_s']:>16.3f}"
-              f"{m['per_10y_s']:>16.3f}{m['events_per_s']:>12,.0f}")
-    ratio = rows[10]["engine_s"] / rows[1]["engine_s"]
-    per_event = (rows[10]["engine_s"] / rows[10]["events"]) / (rows[1]["engine_s"] / rows[1]["events"])
-    print(f"\n10x authority / default: {ratio:.1f}x time (target <= 12x); cost per event ratio {per_event:.2f} (1.0 = flat)")
-    print(f"default, 10 simulated years: {rows[1]['per_10y_s']:.3f} s engine (target < 0.1 s)")
+    runs: dict[int, list] = {1: [], 10: []}
+    ratios = []
+    for k in range(args.rounds):  # interleaved, so machine drift hits both sizes alike
+        small = [one(sizes[1], 10 * k + j) for j in range(10)]
+        large = one(sizes[10], k)
+        runs[1] += small
+        runs[10].append(large)
+        ratios.append(large[0] / statistics.median(x[0] for x in small))
+    print(f"{'authority':<12}{'events':>10}{'engine s/rep':>14}{'+metrics s/rep':>16}{'s per 10 years':>16}{'events/s':>12}")
+    med = {}
+    for f, rows in runs.items():
+        years = sizes[f].run.years + sizes[f].run.warmup_years
+        e = statistics.median(r[0] for r in rows)
+        t = statistics.median(r[1] for r in rows)
+        n = statistics.median(r[2] for r in rows)
+        med[f] = (e, n)
+        print(f"{'x' + str(f):<12}{n:>10,.0f}{e:>14.3f}{t:>16.3f}{e * 10 / years:>16.3f}{n / e:>12,.0f}")
+    per_event = (med[10][0] / med[10][1]) / (med[1][0] / med[1][1])
+    print(f"\n10x authority / default: median {statistics.median(ratios):.1f}x time over {args.rounds} interleaved rounds "
+          f"(range {min(ratios):.1f}-{max(ratios):.1f}; target <= 12x); cost per event ratio {per_event:.2f} (1.0 = flat)")
+    years = sizes[1].run.years + sizes[1].run.warmup_years
+    print(f"default, 10 simulated years: {med[1][0] * 10 / years:.3f} s engine (target < 0.1 s)")
 
 
 if __name__ == "__main__":

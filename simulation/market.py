@@ -261,8 +261,9 @@ class Market:
         self._emit("place", c.id, OPTION_NAMES[o], reason, out_of_area)
         rate = self.break_rate[o][c.need]
         if rate > 0:
-            self._at(self._time_to_breakdown(self._draw(c, self.cohort.breakdown_e, k, exponential=True), rate),
-                     self._breakdown, c, c.token)
+            delay = self._time_to_breakdown(self._draw(c, self.cohort.breakdown_e, k, exponential=True), rate)
+            if self.env.now + delay < self.cohort.exit_day[c.id]:  # else the child leaves care first
+                self._at(delay, self._breakdown, c, c.token)
 
     def _time_to_breakdown(self, e: float, rate: float) -> float:
         """Invert the two-phase hazard (``early_multiplier`` x rate for ``early_days``, then rate)."""
