@@ -101,12 +101,8 @@ class Market:
         self.early_rate_factor = hazards.early_multiplier
         rules = [[tuple(idx[o] for o in scenario.policy.order_for(a, n)) for n in NEED_BANDS] for a in AGE_BANDS]
         self.orders = rules
-        self.children: list[Child] = []
 
     # ------------------------------------------------------------------ helpers
-    def now(self) -> float:
-        return self.env.now
-
     def _emit(self, kind: str, child: int, option: str = "", reason: str = "", value: float = 0.0) -> None:
         self.log.append((self.env.now, kind, child, option, reason, value))
 
@@ -156,7 +152,6 @@ class Market:
     # ------------------------------------------------------------------ life of a child
     def enter(self, cid: int) -> None:
         c = Child(cid, self.cohort)
-        self.children.append(c)
         co = self.cohort
         self._emit("enter", cid, "", "stock" if co.stock[cid] else "entry", c.age0)
         self._at(co.exit_day[cid] - self.env.now, self.leave_care, c)

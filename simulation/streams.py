@@ -29,7 +29,3 @@ class Streams:
     def generator(self, name: str, *key: int) -> np.random.Generator:
         ss = np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, stream_id(name), *map(int, key)))
         return np.random.Generator(np.random.PCG64(ss))
-
-    def describe(self) -> dict:
-        return {"seed": self.seed, "replication": self.replication,
-                "spawn_key": f"({self.replication}, crc32(stream name), *key)"}
