@@ -21,6 +21,8 @@ contract_close     a block contract stops taking new children                  m
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 import pandas as pd
 
@@ -40,10 +42,9 @@ class EventLog:
 
     def frame(self, cohort, offset_days: float) -> pd.DataFrame:
         """Tidy events: ``day`` counts from the reported period's start (negative in warm-up)."""
-        if self.rows:
-            day, event, child, option, reason, value = zip(*self.rows)
-        else:
-            day = event = child = option = reason = value = ()
+        # one column at a time: zip(*rows) builds one huge argument tuple, and its cost per
+        # row grows with the length of the log
+        day, event, child, option, reason, value = (list(map(itemgetter(i), self.rows)) for i in range(len(COLUMNS)))
         child = np.asarray(child, dtype=np.int64)
         known = child >= 0
         safe = np.where(known, child, 0)

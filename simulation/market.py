@@ -15,7 +15,6 @@ are derived from that log afterwards.
 from __future__ import annotations
 
 import gc
-import math
 from collections import deque
 
 import numpy as np
@@ -27,7 +26,6 @@ from simulation.cohort import RESERVOIR, ROUTES, Cohort
 from simulation.log import EventLog
 from simulation.streams import Streams
 
-_INF = math.inf
 
 
 class Child:
@@ -97,6 +95,8 @@ class Market:
             [h / DAYS_PER_YEAR for h in hazards.for_pool(self.pool[i])] if hazards.enabled else [0.0] * 4
             for i in range(n_opt)
         ]
+        self.child: list[Child | None] = [None] * len(cohort)
+        self.exit_before_entry: set[int] = set()
         self.early_days = hazards.early_days
         self.early_rate_factor = hazards.early_multiplier
         rules = [[tuple(idx[o] for o in scenario.policy.order_for(a, n)) for n in NEED_BANDS] for a in AGE_BANDS]
@@ -149,15 +149,42 @@ class Market:
         self.open[o] = False
         self._emit("contract_close", -1, OPTION_NAMES[o], market, block.places)
 
+    def _in_day_order(self, days: np.ndarray):
+        """Child ids and days, earliest first, up to the horizon."""
+        order = np.argsort(days, kind="stable")
+        order = order[days[order] < self.horizon]
+        return zip(order.tolist(), days[order].tolist())
+
+    def exits(self):
+        """Children leave care on their pre-drawn days. One process walks them in day order,
+        instead of one long-lived timeout per child in care."""
+        for cid, day in self._in_day_order(self.cohort.exit_day):
+            if day > self.env.now:
+                yield self.env.timeout(day - self.env.now)
+            c = self.child[cid]
+            if c is None:  # enters at this same instant, later in the event order
+                self.exit_before_entry.add(cid)
+            else:
+                self.leave_care(c)
+
+    def move_ons(self):
+        """Planned moves to 16+ accommodation, walked in day order like exits."""
+        days = self.cohort.move_on_day
+        for cid, day in self._in_day_order(np.where(np.isnan(days), np.inf, days)):
+            if day > self.env.now:
+                yield self.env.timeout(day - self.env.now)
+            if self.child[cid] is not None:
+                self.move_on(self.child[cid])
+
     # ------------------------------------------------------------------ life of a child
     def enter(self, cid: int) -> None:
         c = Child(cid, self.cohort)
         co = self.cohort
+        self.child[cid] = c
         self._emit("enter", cid, "", "stock" if co.stock[cid] else "entry", c.age0)
-        self._at(co.exit_day[cid] - self.env.now, self.leave_care, c)
-        if not math.isnan(co.move_on_day[cid]):
-            self._at(co.move_on_day[cid] - self.env.now, self.move_on, c)
         self.search(c, "entry")
+        if cid in self.exit_before_entry:
+            self.leave_care(c)
 
     def search(self, c: Child, reason: str) -> None:
         """Find a placement for an unplaced child, walking its placement order from the top."""
@@ -322,6 +349,8 @@ class Market:
             self._emit("search", c.id, OPTION_NAMES[o], "failed")
 
     def leave_care(self, c: Child) -> None:
+        if c.done:
+            return
         route = ROUTES[self.cohort.exit_route[c.id]]
         if c.waiting:
             c.waiting = False
@@ -336,6 +365,8 @@ class Market:
         for m in MARKETS:  # contracts first, so a contract opening on a child's entry day is open
             self.env.process(self.contract(m))
         self.env.process(self.arrivals())
+        self.env.process(self.exits())
+        self.env.process(self.move_ons())
         # Spent events are freed by reference counting; the cyclic collector would only rescan
         # every live child and pending event over and over, a cost that grows with the authority.
         enabled = gc.isenabled()
