@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS
+from models.carers import Carers, Recruitment, Turnover
 from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
 
 SEED = "seed 002 (options appraisal)"
@@ -109,8 +110,10 @@ class Capacity:
 class InHouse:
     fostering: Capacity = section(lambda: Capacity(
         places=178, usable_share=0.76, weekly_cost=357.0),
-        "in-house foster care: 178 approved places in 103 households, of which ~135 usable at once (" + SEED +
-        " 4.2.4 and 5.2: 101 in-house placements in 2018, forecast 132-135); GBP 357/week (9.1)")
+        "in-house foster care at GBP 357/week (" + SEED + " 9.1). With carers.enabled (the default) capacity is the"
+        " carer households of [carers] and only weekly_cost and fixed_weekly apply here; with carers off it is"
+        " places x usable_share plain places: 178 approved places, ~135 usable at once (4.2.4 and 5.2: 101 in-house"
+        " placements in 2018, forecast 132-135)")
     residential: Capacity = section(lambda: Capacity(places=5, usable_share=1.0, weekly_cost=1918.0),
         "in-house children's home: 5 mainstream beds at GBP 1,918/week (" + SEED + " 4.2.4 and 9.1)")
     supported: Capacity = section(lambda: Capacity(places=21, usable_share=1.0, weekly_cost=350.0),
@@ -187,12 +190,12 @@ class Breakdowns:
 
     enabled: bool = param(True, "placements end and the child needs a new one, at the hazards below")
     kinship: tuple[float, ...] = param((0.04, 0.06, 0.10, 0.15), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
-    inhouse_fostering: tuple[float, ...] = param((0.08, 0.13, 0.22, 0.38), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
-    ifa: tuple[float, ...] = param((0.08, 0.13, 0.22, 0.38), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
+    inhouse_fostering: tuple[float, ...] = param((0.06, 0.10, 0.17, 0.30), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
+    ifa: tuple[float, ...] = param((0.07, 0.11, 0.19, 0.34), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
     residential: tuple[float, ...] = param((0.15, 0.20, 0.25, 0.30), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
     supported: tuple[float, ...] = param((0.10, 0.15, 0.25, 0.35), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
     early_days: float = param(120.0, "length of the early, less stable part of a placement", _MOVES, ge=0.0, le=3650.0, unit="days")
-    early_multiplier: float = param(10.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=100.0)
+    early_multiplier: float = param(9.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=100.0)
 
     def for_pool(self, pool: str) -> tuple[float, ...]:
         return getattr(self, pool)
@@ -290,6 +293,9 @@ class Scenario:
     exits: Exits = section(Exits, "leaving care (return home, adoption, special guardianship, other, 18th birthday)")
     kinship: Kinship = section(Kinship, "family and friends (connected) carers")
     inhouse: InHouse = section(InHouse, "the council's own places")
+    carers: Carers = section(Carers, "in-house carer households: approvals, skills and matching")
+    recruitment: Recruitment = section(Recruitment, "recruiting in-house carers: enquiries, applications, assessment, approval")
+    turnover: Turnover = section(Turnover, "in-house carers leaving: deregistration, after breakdowns, retirement, moving to IFAs")
     spot: Spot = section(Spot, "spot markets: pay per use, no guarantee of a place")
     contracts: Contracts = section(Contracts, "block contracts: reserved places at a lower price, with a retainer for empty places")
     breakdowns: Breakdowns = section(Breakdowns, "unplanned placement endings")

@@ -26,10 +26,11 @@ from operator import itemgetter
 import numpy as np
 import pandas as pd
 
-from models.catalogue import DAYS_PER_YEAR, NEED_BANDS, OPTION_NAMES
+from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
 
-EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close")
-COLUMNS = ("day", "event", "child", "option", "reason", "value")
+EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close",
+          "carer_application", "carer_join", "carer_leave")
+COLUMNS = ("day", "event", "child", "option", "reason", "value", "carer")
 
 
 class EventLog:
@@ -44,7 +45,7 @@ class EventLog:
         """Tidy events: ``day`` counts from the reported period's start (negative in warm-up)."""
         # one column at a time: zip(*rows) builds one huge argument tuple, and its cost per
         # row grows with the length of the log
-        day, event, child, option, reason, value = (list(map(itemgetter(i), self.rows)) for i in range(len(COLUMNS)))
+        day, event, child, option, reason, value, carer = (list(map(itemgetter(i), self.rows)) for i in range(len(COLUMNS)))
         child = np.asarray(child, dtype=np.int64)
         known = child >= 0
         safe = np.where(known, child, 0)
@@ -56,9 +57,10 @@ class EventLog:
             "day": day - offset_days,
             "event": pd.Categorical(event, categories=EVENTS),
             "child": child,
-            "option": pd.Categorical(option, categories=("",) + OPTION_NAMES),
+            "option": pd.Categorical(option),
             "reason": pd.Categorical(reason),
             "value": np.asarray(value, dtype=float),
+            "carer": np.asarray(carer, dtype=np.int64),
             "age": age,
             "need": pd.Categorical.from_codes(np.asarray(need, dtype=np.int64), categories=NEED_BANDS)
             if len(child) else pd.Categorical([], categories=NEED_BANDS),

@@ -23,6 +23,7 @@ import simpy
 from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, age_band
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
+from simulation.carer_service import CarerService
 from simulation.log import EventLog
 from simulation.streams import Streams
 
@@ -30,7 +31,7 @@ from simulation.streams import Streams
 
 class Child:
     __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
-                 "order", "placements", "searches", "done", "reason")
+                 "order", "placements", "searches", "done", "reason", "household", "mismatch")
 
     def __init__(self, cid: int, cohort: Cohort):
         self.id = cid
@@ -48,6 +49,8 @@ class Child:
         self.searches = 0
         self.done = False
         self.reason = "entry"
+        self.household = None  # the in-house household the child lives with
+        self.mismatch = False
 
 
 class Market:
@@ -78,6 +81,8 @@ class Market:
             cap = getattr(scenario.inhouse, section)
             self.free[idx[opt]] = cap.usable
             self.open[idx[opt]] = True
+        self.ih = idx["inhouse_fostering"]
+        self.carers = CarerService(self) if scenario.carers.enabled else None
         for m in MARKETS:
             market = getattr(scenario.spot, m)
             if market.enabled:
@@ -103,10 +108,20 @@ class Market:
         self.orders = rules
 
     # ------------------------------------------------------------------ helpers
-    def _emit(self, kind: str, child: int, option: str = "", reason: str = "", value: float = 0.0) -> None:
-        self.log.append((self.env.now, kind, child, option, reason, value))
+    def _emit(self, kind: str, child: int, option: str = "", reason: str = "", value: float = 0.0, carer: int = -1) -> None:
+        self.log.append((self.env.now, kind, child, option, reason, value, carer))
 
-    def _at(self, delay: float, fn, *args) -> None:
+    def emit_carer(self, kind: str, h, reason: str, value: float) -> None:
+        self.log.append((self.env.now, kind, -1, h.skills, reason, value, h.id))
+
+    def emit_application(self, approved: bool) -> None:
+        self.log.append((self.env.now, "carer_application", -1, "", "approved" if approved else "declined", 0.0, -1))
+
+    def day_of(self, date) -> float:
+        """Engine day of a calendar date."""
+        return self.offset + (date - self.s.run.start_date).days
+
+    def at(self, delay: float, fn, *args) -> None:
         """Schedule ``fn(*args)`` after ``delay`` days: one timeout per pending outcome."""
         if self.env.now + delay >= self.horizon:
             return
@@ -120,6 +135,8 @@ class Market:
         kind = self.kind[o]
         if kind == "kin":
             return self.open[o] and c.kin and c.placements == 0
+        if o == self.ih and self.carers is not None:
+            return self.carers.find(1, c.need)[0] is not None
         return self.open[o] and self.free[o] > 0 and self.accepts[o][c.need]
 
     # ------------------------------------------------------------------ processes
@@ -209,7 +226,7 @@ class Market:
                 delay = self.spot[o].search_days
                 if delay > 0:
                     self._wait(c)
-                    self._at(delay, self._search_result, c, c.wait_token, o)
+                    self.at(delay, self._search_result, c, c.wait_token, o)
                     return
                 if self._search(c, o):
                     return
@@ -217,7 +234,7 @@ class Market:
                 self.place(c, o, "search" if c.waiting else c.reason)
                 return
         self._wait(c)
-        self._at(self.s.waiting.retry_days, self._retry, c, c.wait_token)
+        self.at(self.s.waiting.retry_days, self._retry, c, c.wait_token)
 
     def _wait(self, c: Child) -> None:
         """Start waiting, queued for every in-house and block option in the child's order."""
@@ -269,23 +286,34 @@ class Market:
         if c.waiting and c.wait_token == token and not self._search(c, o):
             self._walk(c)
 
-    def place(self, c: Child, o: int, reason: str) -> None:
+    def place(self, c: Child, o: int, reason: str, household=None) -> None:
         if c.waiting:
             c.waiting = False
             self._emit("wait_end", c.id, "", reason)
-        if self.kind[o] != "spot" and self.kind[o] != "kin":
-            self.free[o] -= 1
         k = c.placements
+        carer = -1
+        c.mismatch = False
+        if o == self.ih and self.carers is not None:
+            h = household or self.carers.find(1, c.need)[0]
+            c.household = h
+            c.mismatch = self.carers.take(h, c)
+            carer = h.id
+            out_of_area = 1.0 if h.out_of_area else 0.0
+        else:
+            if self.kind[o] != "spot" and self.kind[o] != "kin":
+                self.free[o] -= 1
+            out_of_area = 1.0 if self._draw(c, self.cohort.ooa_u, k) < self.ooa[o] else 0.0
         c.placements += 1
         c.option = o
         c.token += 1
-        out_of_area = 1.0 if self._draw(c, self.cohort.ooa_u, k) < self.ooa[o] else 0.0
-        self._emit("place", c.id, OPTION_NAMES[o], reason, out_of_area)
+        self._emit("place", c.id, OPTION_NAMES[o], reason, out_of_area, carer)
         rate = self.break_rate[o][c.need]
+        if c.mismatch:
+            rate *= self.s.carers.mismatch_breakdown_multiplier
         if rate > 0:
             delay = self._time_to_breakdown(self._draw(c, self.cohort.breakdown_e, k, exponential=True), rate)
             if self.env.now + delay < self.cohort.exit_day[c.id]:  # else the child leaves care first
-                self._at(delay, self._breakdown, c, c.token)
+                self.at(delay, self._breakdown, c, c.token)
 
     def _time_to_breakdown(self, e: float, rate: float) -> float:
         """Invert the two-phase hazard (``early_multiplier`` x rate for ``early_days``, then rate)."""
@@ -298,8 +326,13 @@ class Market:
         o = c.option
         c.option = -1
         c.token += 1
-        self._emit("end", c.id, OPTION_NAMES[o], reason)
-        if self.kind[o] == "kin":
+        h = c.household
+        self._emit("end", c.id, OPTION_NAMES[o], reason, 0.0, h.id if h is not None else -1)
+        if h is not None:
+            c.household = None
+            self.carers.release(h, c, broke_down=reason == "breakdown")
+            self.household_vacant(h)
+        elif self.kind[o] == "kin":
             c.kin = False
         elif self.kind[o] != "spot":
             self.free[o] += 1
@@ -312,6 +345,25 @@ class Market:
             c, token = q.popleft()
             if c.waiting and c.wait_token == token:
                 self.place(c, o, "vacancy")
+
+    def household_vacant(self, h) -> None:
+        """Offer a household's free place to the longest-waiting child it can take."""
+        q = self.queues[self.ih]
+        kept = []
+        while q and h.alive and h.free > 0:
+            c, token = q.popleft()
+            if not (c.waiting and c.wait_token == token):
+                continue
+            if self.carers.fits(h, 1, c.need):
+                self.place(c, self.ih, "vacancy", household=h)
+            else:
+                kept.append((c, token))
+        q.extendleft(reversed(kept))
+
+    def carer_left(self, c: Child) -> None:
+        """The child's household deregistered: the child must move."""
+        self._vacate(c, "carer_left")
+        self.search(c, "carer_left")
 
     def _breakdown(self, c: Child, token: int) -> None:
         if c.token != token or c.done:
@@ -330,7 +382,7 @@ class Market:
         for o in order:
             if self.kind[o] == "spot":
                 if self.open[o]:
-                    self._at(self.spot[o].search_days, self._move_on_result, c, c.token, o)
+                    self.at(self.spot[o].search_days, self._move_on_result, c, c.token, o)
                     return
                 continue
             if self._available(c, o):
@@ -364,6 +416,8 @@ class Market:
     def run(self) -> None:
         for m in MARKETS:  # contracts first, so a contract opening on a child's entry day is open
             self.env.process(self.contract(m))
+        if self.carers is not None:
+            self.carers.start()
         self.env.process(self.arrivals())
         self.env.process(self.exits())
         self.env.process(self.move_ons())

@@ -76,6 +76,19 @@ def scenarios(draw) -> Scenario:
         ch[f"contracts.{m}.start"] = START + dt.timedelta(days=draw(st.integers(-500, 800)))
         ch[f"contracts.{m}.term_years"] = draw(st.sampled_from([0.3, 1.0, 5.0]))
         ch[f"contracts.{m}.needs"] = draw(st.lists(st.sampled_from(NEED_BANDS), min_size=1, max_size=4, unique=True))
+    ch["carers.enabled"] = draw(st.booleans())
+    ch["carers.households"] = draw(st.integers(0, 6))
+    ch["carers.max_placements"] = draw(st.integers(1, 3))
+    ch["carers.sibling_skill"] = draw(unit)
+    ch["carers.complex_skill"] = draw(unit)
+    ch["carers.mismatch"] = draw(st.lists(st.sampled_from(["high", "complex"]), max_size=2, unique=True))
+    ch["recruitment.enabled"] = draw(st.booleans())
+    ch["recruitment.enquiries_per_year"] = draw(st.sampled_from([0.0, 100.0, 400.0]))
+    ch["recruitment.assessment_days"] = draw(st.sampled_from([0.0, 30.0, 210.0]))
+    ch["recruitment.assessment_capacity"] = draw(st.integers(1, 5))
+    ch["turnover.enabled"] = draw(st.booleans())
+    ch["turnover.deregistration"] = draw(st.sampled_from([0.0, 0.5, 3.0]))
+    ch["turnover.after_breakdown_multiplier"] = draw(st.sampled_from([1.0, 5.0]))
     if draw(st.booleans()):  # a custom single-rule policy with an arbitrary order
         ch["policy.rules"] = [{"order": draw(st.lists(st.sampled_from(OPTION_NAMES), min_size=1, max_size=6))}]
     return BASE.replace(ch)
@@ -149,9 +162,44 @@ def _waiting_at_year_ends(ev: pd.DataFrame, s: Scenario) -> np.ndarray:
 
 @FAST
 @given(scenarios())
+def test_households_never_hold_more_than_their_approval(s):
+    """Replaying the log: a household holds at most its approved places and at most
+    max_placements separate placements, takes nobody after it leaves, and every child of a
+    household that leaves is re-placed or waiting at that same instant."""
+    ev, _ = run(s)
+    approval, alive, held = {}, set(), defaultdict(set)
+    rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer))
+    for i, (day, event, child, reason, value, carer) in enumerate(rows):
+        if event == "carer_join":
+            approval[carer] = int(value)
+            alive.add(carer)
+        elif event == "carer_leave":
+            alive.discard(carer)
+            leaving = set(held[carer])
+            assert int(value) == len(leaving)
+            later = [r for r in rows[i + 1:] if r[0] == day]
+            for c in leaving:
+                ended = [r for r in later if r[2] == c and r[1] == "end"]
+                assert ended and ended[0][3] == "carer_left", f"child {c} not moved when its carer left"
+                assert any(r[2] == c and r[1] in ("place", "wait_start") for r in later), f"child {c} left homeless"
+        elif event == "place" and carer >= 0:
+            assert s.carers.enabled and carer in alive, "placed with a household that is not approved"
+            held[carer].add(child)
+            assert len(held[carer]) <= approval[carer], "household over its approval"
+            assert len(held[carer]) <= s.carers.max_placements, "too many separate placements"
+        elif event == "end" and carer >= 0:
+            held[carer].remove(child)
+    if not s.carers.enabled:
+        assert not approval
+
+
+@FAST
+@given(scenarios())
 def test_no_option_goes_over_capacity(s):
     ev, _ = run(s)
     limit = {opt: getattr(s.inhouse, section).usable for section, opt in INHOUSE.items()}
+    if s.carers.enabled:  # in-house fostering capacity is the households': checked below
+        del limit["inhouse_fostering"]
     for m in MARKETS:
         limit[f"{m}_block"] = getattr(s.contracts, m).places
     occupied: dict[str, int] = defaultdict(int)
@@ -349,7 +397,7 @@ def test_spend_by_hand():
     """
     s = Scenario.default().replace({
         "run.years": 1, "run.warmup_years": 0, "entries.enabled": False, "entries.initial_children": 0,
-        "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False,
+        "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False, "carers.enabled": False,
         "inhouse.fostering.places": 1, "inhouse.fostering.usable_share": 1.0,
         "inhouse.fostering.weekly_cost": 350.0, "inhouse.fostering.fixed_weekly": 70.0,
         "inhouse.residential.places": 0, "inhouse.supported.places": 0,

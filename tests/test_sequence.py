@@ -53,6 +53,7 @@ def tiny(changes: dict | None = None, order=(IH, SPOT)) -> Scenario:
         "run.warmup_years": 0,
         "run.years": 1,  # horizon: engine day 365
         "kinship.enabled": False,
+        "carers.enabled": False,  # plain in-house places (households have their own tests)
         "move_on.enabled": False,
         "breakdowns.early_multiplier": 1.0,
         "inhouse.fostering.places": 1,

@@ -1,0 +1,187 @@
+"""The council's fostering service: its carer households, their turnover and their recruitment.
+
+Households come from the initial register and from the recruitment funnel
+(enquiries thinned to applications -> assessment, limited by a SimPy ``Resource`` of
+assessment places -> approval). Each household has one pending turnover outcome
+at a time: deregistration at a constant hazard (base + moving to an IFA at a
+rate set by the fee gap), raised for a while after a placement with it breaks
+down, or retirement at a fixed age, whichever comes first. Redrawing the
+exponential when the hazard changes is exact because the hazard is piecewise
+constant (memorylessness).
+
+Each household's draws come from a stream keyed by the household's number; the
+enquiry process has its own stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
+from simulation.carers import NEEDS_COMPLEX_SKILL, Household, Register
+
+_CHUNK = 256
+_ATTRS = 6  # approval, sibling skill, complex skill, area, age (two uniforms)
+_TURNOVER_DRAWS = 24
+
+
+class CarerService:
+    def __init__(self, market):
+        self.m = market
+        s = market.s
+        self.c = s.carers
+        self.t = s.turnover
+        self.r = s.recruitment
+        self.register = Register(self.c.max_placements, {NEED_BANDS.index(n) for n in self.c.mismatch})
+        self.households: list[Household] = []
+        self.base_rate = 0.0
+        if self.t.enabled:
+            self.base_rate = (self.t.deregistration + self.t.to_ifa_rate(self.r.fee_uplift)) / DAYS_PER_YEAR
+        self.assessors = simpy.Resource(market.env, capacity=self.r.assessment_capacity)
+        self.enquiry_rng = market.streams.generator("enquiries")
+        self._chunks: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ households
+    def _create(self, initial: bool) -> Household:
+        """A new household with its approval, skills, area and age drawn from its own stream."""
+        hid = len(self.households)
+        u = self._row(hid)
+        places = min(int((u[0] > np.cumsum(self.c.approval_shares)).sum()) + 1, 4)
+        age = self.t.carer_age_mean + self.t.carer_age_sd * float(np.sqrt(-2 * np.log(u[4])) * np.cos(2 * np.pi * u[5]))
+        now = self.m.env.now
+        retire = now + max(self.t.retirement_age - age, 0.0) * DAYS_PER_YEAR if self.t.enabled else np.inf
+        h = Household(hid, places, sibling=places > 1 and u[1] < self.c.sibling_skill, complex_=u[2] < self.c.complex_skill,
+                      out_of_area=u[3] < self.c.out_of_area, retire_day=retire, draws=u[_ATTRS:])
+        self.households.append(h)
+        self.m.emit_carer("carer_join", h, "initial" if initial else "approved", places)
+        self.register.add(h)
+        self._schedule_turnover(h)
+        return h
+
+    def _row(self, hid: int) -> np.ndarray:
+        """Household ``hid``'s uniforms: row ``hid % 256`` of chunk ``hid // 256`` of the household stream."""
+        chunk = hid // _CHUNK
+        rows = self._chunks.get(chunk)
+        if rows is None:
+            rows = self._chunks[chunk] = self.m.streams.generator("household", chunk).random((_CHUNK, _ATTRS + _TURNOVER_DRAWS))
+        return rows[hid % _CHUNK]
+
+    def _uniform(self, h: Household) -> float:
+        """The household's next turnover draw: from its row, then from its own extra stream."""
+        k = h.used
+        h.used += 1
+        if k < len(h.draws):
+            return float(h.draws[k])
+        if h.extra is None:
+            h.extra = self.m.streams.generator("household-extra", h.id)
+        return float(h.extra.random())
+
+    def start(self) -> None:
+        for _ in range(self.c.households):
+            self._create(initial=True)
+        if self.r.enabled:
+            self.m.env.process(self.applications())
+
+    # ------------------------------------------------------------------ matching
+    def find(self, size: int, need: int):
+        return self.register.find(size, need)
+
+    def fits(self, h: Household, size: int, need: int) -> bool:
+        if not h.alive or h.free < size or h.groups >= self.c.max_placements or (size > 1 and not h.sibling):
+            return False
+        return not (need in NEEDS_COMPLEX_SKILL and not h.complex and need not in self.register.mismatch_needs)
+
+    def take(self, h: Household, child) -> bool:
+        """Place ``child`` with ``h``; returns whether it is outside the carer's skills."""
+        self.register.remove(h)
+        h.free -= 1
+        h.groups += 1
+        h.children.append(child)
+        self.register.add(h)
+        return child.need in NEEDS_COMPLEX_SKILL and not h.complex
+
+    def release(self, h: Household, child, broke_down: bool) -> None:
+        self.register.remove(h)
+        h.free += 1
+        h.groups -= 1
+        h.children.remove(child)
+        self.register.add(h)
+        if broke_down and h.alive and self.t.enabled and self.t.after_breakdown_days > 0:
+            h.raised_until = self.m.env.now + self.t.after_breakdown_days
+            self._schedule_turnover(h)
+
+    # ------------------------------------------------------------------ turnover
+    def _schedule_turnover(self, h: Household) -> None:
+        if not self.t.enabled:
+            return
+        h.token += 1
+        now = self.m.env.now
+        raised = now < h.raised_until
+        rate = self.base_rate * (self.t.after_breakdown_multiplier if raised else 1.0)
+        wait = -np.log1p(-self._uniform(h)) / rate if rate > 0 else np.inf
+        retire_in = h.retire_day - now
+        if raised and wait > h.raised_until - now and h.raised_until - now < retire_in:
+            self.m.at(h.raised_until - now, self._rescheduled, h, h.token)
+        elif retire_in <= wait:
+            self.m.at(max(retire_in, 0.0), self._leave, h, h.token, "retired")
+        else:
+            ifa_share = self.t.to_ifa_rate(self.r.fee_uplift) / (self.base_rate * DAYS_PER_YEAR) if self.base_rate > 0 else 0.0
+            route = "to_ifa" if self._uniform(h) < ifa_share else "deregistered"
+            self.m.at(wait, self._leave, h, h.token, route)
+
+    def _rescheduled(self, h: Household, token: int) -> None:
+        if h.alive and h.token == token:
+            self._schedule_turnover(h)
+
+    def _leave(self, h: Household, token: int, route: str) -> None:
+        if not h.alive or h.token != token:
+            return
+        self.register.remove(h)
+        h.alive = False
+        self.m.emit_carer("carer_leave", h, route, len(h.children))
+        for child in list(h.children):
+            self.m.carer_left(child)
+
+    # ------------------------------------------------------------------ recruitment
+    def _enquiry_rate(self, day: float) -> float:
+        rate = self.r.enquiries_per_year / DAYS_PER_YEAR
+        for camp in self.r.campaigns:
+            if self.m.day_of(camp.start) <= day < self.m.day_of(camp.end) + 1:
+                rate *= camp.enquiry_multiplier
+        return rate
+
+    def _boundaries(self) -> list[float]:
+        out = []
+        for camp in self.r.campaigns:
+            out += [self.m.day_of(camp.start), self.m.day_of(camp.end) + 1]
+        return sorted(d for d in out if d > 0)
+
+    def applications(self):
+        """Applications arrive as a Poisson process: enquiries thinned by the application rate
+        (exact for a Poisson process), with the rate changing during campaigns."""
+        env, rng = self.m.env, self.enquiry_rng
+        p_apply = min(1.0, self.r.application_rate * (1.0 + self.r.fee_conversion_elasticity * self.r.fee_uplift))
+        edges = self._boundaries()
+        while True:
+            rate = self._enquiry_rate(env.now) * p_apply
+            nxt = next((e for e in edges if e > env.now), np.inf)
+            wait = float(rng.exponential()) / rate if rate > 0 else np.inf
+            if env.now + wait >= nxt:  # the rate changes first: restart from the boundary (memoryless)
+                if nxt >= self.m.horizon:
+                    return
+                yield env.timeout(nxt - env.now)
+                continue
+            if env.now + wait >= self.m.horizon:
+                return
+            yield env.timeout(wait)
+            approved = float(rng.random()) < self.r.approval_rate
+            self.m.emit_application(approved)
+            env.process(self.assessment(approved))
+
+    def assessment(self, approved: bool):
+        with self.assessors.request() as slot:
+            yield slot
+            yield self.m.env.timeout(self.r.assessment_days)
+        if approved:
+            self.m.household_vacant(self._create(initial=False))

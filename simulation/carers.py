@@ -1,0 +1,91 @@
+"""In-house carer households and the index that matches children to them.
+
+A household is approved for 1-4 children, has skills (sibling groups, complex
+needs) and a home area. It takes at most ``max_placements`` separate placements
+(unrelated children or sibling groups) at once, so a household with a free place
+but the wrong skills, or already caring for its quota of unrelated children, is
+not a vacancy.
+
+Vacancies are kept in buckets keyed by (sibling skill, complex skill, free
+places); each bucket is an insertion-ordered dict used as an ordered set. A match
+looks at no more than 16 buckets and takes the household that has been vacant
+longest, so finding a home never scans all carers.
+"""
+
+from __future__ import annotations
+
+NEEDS_COMPLEX_SKILL = (2, 3)  # need bands "high" and "complex"
+
+
+class Household:
+    __slots__ = ("id", "places", "free", "groups", "sibling", "complex", "out_of_area", "children",
+                 "token", "alive", "raised_until", "retire_day", "draws", "used", "extra")
+
+    def __init__(self, hid: int, places: int, sibling: bool, complex_: bool, out_of_area: bool, retire_day: float, draws):
+        self.id = hid
+        self.places = places
+        self.free = places
+        self.groups = 0  # separate placements held
+        self.sibling = sibling
+        self.complex = complex_
+        self.out_of_area = out_of_area
+        self.children: list = []
+        self.token = 0  # bumps when the pending turnover outcome is rescheduled
+        self.alive = True
+        self.raised_until = -1.0
+        self.retire_day = retire_day
+        self.draws = draws  # pre-drawn uniforms for turnover outcomes
+        self.used = 0
+        self.extra = None
+
+    @property
+    def skills(self) -> str:
+        return "+".join(s for s, on in (("siblings", self.sibling), ("complex", self.complex)) if on) or "general"
+
+
+class Register:
+    """Vacancy index over the living households."""
+
+    def __init__(self, max_placements: int, mismatch_needs: set[int]):
+        self.max_placements = max_placements
+        self.mismatch_needs = mismatch_needs
+        self.buckets: dict[tuple[bool, bool, int], dict[int, Household]] = {
+            (s, c, f): {} for s in (False, True) for c in (False, True) for f in range(1, 5)}
+
+    def _key(self, h: Household):
+        if not h.alive or h.free <= 0 or h.groups >= self.max_placements:
+            return None
+        return (h.sibling, h.complex, min(h.free, 4))
+
+    def remove(self, h: Household) -> None:
+        key = self._key(h)
+        if key is not None:
+            self.buckets[key].pop(h.id, None)
+
+    def add(self, h: Household) -> None:
+        key = self._key(h)
+        if key is not None:
+            self.buckets[key][h.id] = h
+
+    def find(self, size: int, need: int) -> tuple[Household | None, bool]:
+        """The longest-vacant household that can take ``size`` children of ``need``.
+
+        Prefers households whose skills are needed, leaving skilled households for the
+        children who need them: no sibling skill for one child, no complex skill for
+        standard needs. Returns (household, placed outside the carer's skills).
+        """
+        sibling_options = (True,) if size > 1 else (False, True)
+        needs_skill = need in NEEDS_COMPLEX_SKILL
+        complex_options = ((True, False),) if needs_skill else ((False, False), (True, False))
+        if needs_skill and need in self.mismatch_needs:
+            complex_options = ((True, False), (False, True))
+        for cpx, mismatch in complex_options:
+            for sib in sibling_options:
+                for free in range(size, 5):
+                    bucket = self.buckets[(sib, cpx, free)]
+                    if bucket:
+                        return next(iter(bucket.values())), mismatch
+        return None, False
+
+    def vacancies(self) -> int:
+        return sum(len(b) for b in self.buckets.values())
