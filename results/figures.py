@@ -75,5 +75,39 @@ def spend_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
     return path
 
 
+def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
+    """In-house households and approved places over time, and recruitment against leaving."""
+    data = _band(metrics, "households_mean")
+    places = _band(metrics, "approved_places_mean")
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    colour = POOL_COLOURS["inhouse_fostering"]
+    for d, label, style in ((data, "Households", "-"), (places, "Approved places", "--")):
+        ax.plot(d.year, d["mean"], style, color=colour, marker="o", ms=3, label=label)
+        ax.fill_between(d.year, d.p5, d.p95, color=colour, alpha=0.15, lw=0)
+    ax.set_title("In-house carers (mean; band: 90% of replications)")
+    ax.set_xlabel("Year starting")
+    ax.set_ylabel("Households / places")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8)
+    flows = metrics[(metrics.metric.isin(["approvals", "deregistrations"])) & (metrics.pool == "all")]
+    mean = flows.groupby(["year", "metric"]).value.mean().unstack("metric").fillna(0.0)
+    width = 0.38
+    ax2.bar(mean.index - width / 2, mean.get("approvals", 0.0), width, color="#009E73", label="Approved")
+    ax2.bar(mean.index + width / 2, mean.get("deregistrations", 0.0), width, color="#D55E00", label="Left (all routes)")
+    ax2.set_title("Recruitment against turnover (mean per year)")
+    ax2.set_xlabel("Year starting")
+    ax2.set_ylabel("Households per year")
+    ax2.grid(alpha=0.3, axis="y")
+    ax2.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_figures(metrics: pd.DataFrame, out: Path) -> list[Path]:
-    return [children_by_pool(metrics, out / "children_by_pool.png"), spend_by_pool(metrics, out / "spend_by_pool.png")]
+    paths = [children_by_pool(metrics, out / "children_by_pool.png"), spend_by_pool(metrics, out / "spend_by_pool.png")]
+    if (metrics.metric == "households_mean").any():
+        paths.append(carer_pool(metrics, out / "carer_pool.png"))
+    return paths

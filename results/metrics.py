@@ -40,31 +40,12 @@ import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
 from models.scenario import Scenario
+from results.carer_metrics import carer_metrics
+from results.intervals import overlap, pairs
 
 METRIC_COLUMNS = ["replication", "year", "metric", "pool", "value"]
 STABLE_CARE_DAYS = 2.5 * DAYS_PER_YEAR
 STABLE_PLACEMENT_DAYS = 2.0 * DAYS_PER_YEAR
-
-
-def _pairs(events: pd.DataFrame, start: str, stop: str, horizon: float) -> pd.DataFrame:
-    """Intervals from matched start/stop events of each child; open ones end at the horizon."""
-    starts = events[events.event == start]
-    stops = events[events.event == stop]
-    k_start = starts.groupby("child", sort=False).cumcount().to_numpy()
-    k_stop = stops.groupby("child", sort=False).cumcount().to_numpy()
-    left = pd.DataFrame({"child": starts.child.to_numpy(), "k": k_start, "start": starts.day.to_numpy(),
-                         "option": starts.option.to_numpy(), "value": starts.value.to_numpy()})
-    right = pd.DataFrame({"child": stops.child.to_numpy(), "k": k_stop, "stop": stops.day.to_numpy()})
-    out = left.merge(right, on=["child", "k"], how="left")
-    out["stop"] = out["stop"].fillna(horizon)
-    return out
-
-
-def _overlap(start: np.ndarray, stop: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Days of each interval falling in each year: shape (n, years)."""
-    lo = np.maximum(start[:, None], edges[None, :-1])
-    hi = np.minimum(stop[:, None], edges[None, 1:])
-    return np.clip(hi - lo, 0.0, None)
 
 
 def _by(keys: np.ndarray, names, weights: np.ndarray) -> dict:
@@ -98,15 +79,15 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         values = np.broadcast_to(np.asarray(values, dtype=float), (years,))
         rows.extend((replication, int(y), metric, pool, float(v)) for y, v in zip(labels, values))
 
-    place = _pairs(events, "place", "end", horizon)
-    wait = _pairs(events, "wait_start", "wait_end", horizon)
-    care = _pairs(events, "enter", "exit", horizon)
+    place = pairs(events, "place", "end", horizon)
+    wait = pairs(events, "wait_start", "wait_end", horizon)
+    care = pairs(events, "enter", "exit", horizon)
     option = place.option.astype(str).to_numpy()
     pool = np.array([OPTIONS[o][0] for o in option]) if len(option) else np.array([], dtype=str)
 
-    p_days = _overlap(place.start.to_numpy(), place.stop.to_numpy(), edges)
-    w_days = _overlap(wait.start.to_numpy(), wait.stop.to_numpy(), edges)
-    c_days = _overlap(care.start.to_numpy(), care.stop.to_numpy(), edges)
+    p_days = overlap(place.start.to_numpy(), place.stop.to_numpy(), edges)
+    w_days = overlap(wait.start.to_numpy(), wait.stop.to_numpy(), edges)
+    c_days = overlap(care.start.to_numpy(), care.stop.to_numpy(), edges)
 
     # --- population
     by_pool = _by(pool, POOLS, p_days)
@@ -148,9 +129,9 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         opt = f"{m}_block"
         a = (block.start - s.run.start_date).days
         b = (block.end_date - s.run.start_date).days
-        active = _overlap(np.array([float(a)]), np.array([float(b)]), edges)[0]
+        active = overlap(np.array([float(a)]), np.array([float(b)]), edges)[0]
         mask = option == opt
-        occupied = _overlap(np.maximum(place.start.to_numpy()[mask], a), np.minimum(place.stop.to_numpy()[mask], b), edges).sum(axis=0)
+        occupied = overlap(np.maximum(place.start.to_numpy()[mask], a), np.minimum(place.stop.to_numpy()[mask], b), edges).sum(axis=0)
         reserved = active * block.places
         void = np.clip(reserved - occupied, 0.0, None)
         retainer[m] += void * weekly_to_daily(block.retainer_weekly_cost)
@@ -215,4 +196,11 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         put("share_waited", "all", waited.sum(axis=0) / in_year.sum(axis=0))
         ooa = (p_days * place.value.to_numpy()[:, None]).sum(axis=0)
         put("share_out_of_area", "all", ooa / p_days.sum(axis=0))
+
+    # max_wait_days: the longest single waiting spell under way in the year, counted whole
+    # (wait_start to wait_end, or to the end of the run if still open); 0 if nobody waited
+    spell = (wait.stop - wait.start).to_numpy(dtype=float)
+    longest = np.where(w_days > 0, spell[:, None], 0.0).max(axis=0) if len(wait) else np.zeros(years)
+    put("max_wait_days", "all", longest)
+    carer_metrics(events, place, edges, put)
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
