@@ -148,6 +148,86 @@ def compare_cmd(base, alt, replications, out, assignments) -> None:
     click.echo(f"\nResults in {out_dir}/")
 
 
+@main.command("sweep")
+@click.argument("experiment")
+@click.option("-w", "--workers", type=click.IntRange(1), help="Worker processes (default: all cores). 1 runs in this process.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
+@click.option("--resume", is_flag=True, help="Finish the runs missing from --out (the same experiment only).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a pool of processes on this machine; dask: a dask.distributed cluster.")
+@click.option("--scheduler", metavar="ADDRESS", help="Address of a dask scheduler, e.g. tcp://10.0.0.5:8786 "
+              "(with --executor dask; without it a local dask cluster of --workers processes is started).")
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures of the risk register.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the output folder.")
+def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures, quiet) -> None:
+    """Run every scenario x replication of an EXPERIMENT file, then write the risk register."""
+    import os
+    import time
+
+    from experiments.experiment import load_experiment
+    from experiments.sweep import SweepAborted, check_folder, completed, sweep
+    from results.store import new_run_dir
+
+    if scheduler and executor != "dask":
+        raise ScenarioError("--scheduler", "needs --executor dask")
+    if resume and not out:
+        raise ScenarioError("--resume", "needs --out, the folder of the sweep to finish")
+    exp = load_experiment(experiment)  # validates every scenario before anything runs
+    out_dir = Path(out) if out else new_run_dir("runs", f"sweep-{exp.name}")
+    check_folder(out_dir, exp, resume)
+    total = len(exp.runs())
+    workers = workers or os.cpu_count() or 1
+    where = f"dask scheduler {scheduler}" if scheduler else (
+        f"a local dask cluster of {workers} workers" if executor == "dask" else f"{workers} local worker(s)")
+    if not quiet:
+        click.echo(f"placesim sweep '{exp.name}': {len(exp.points)} scenarios x {exp.replications} replications = "
+                   f"{total} runs on {where}, seed {exp.seed}; results in {out_dir}/", err=True)
+    already = len(completed(out_dir) & {r.run_id for r in exp.runs()}) if resume and out_dir.is_dir() else 0
+    t0 = time.perf_counter()
+    state = {"done": 0, "failed": 0}
+    label = f"runs ({already} done before)" if already else "runs"
+    bar_cm = click.progressbar(length=total - already, label=label, file=sys.stderr, show_eta=True, show_pos=True,
+                               item_show_func=lambda s: s) if not quiet else _NoBar()
+    with bar_cm as bar:
+        def progress(outcome) -> None:
+            state["done" if outcome.ok else "failed"] += 1
+            rate = (state["done"] + state["failed"]) / max(time.perf_counter() - t0, 1e-9)
+            bar.update(1, f"{rate:.1f} runs/s" + (f", {state['failed']} failed" if state["failed"] else ""))
+
+        try:
+            result = sweep(exp, out_dir, workers=workers, executor=executor, scheduler=scheduler, resume=resume,
+                           progress=progress, figures=not no_figures, command=_command_line(click.get_current_context()))
+        except SweepAborted as e:
+            click.echo(f"\nerror: {e}. Finished runs are saved in {out_dir}/; finish them with: "
+                       f"placesim sweep {experiment} --out {out_dir} --resume", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted. Finished runs are saved in {out_dir}/; finish them with: "
+                       f"placesim sweep {experiment} --out {out_dir} --resume", err=True)
+            sys.exit(130)
+    text = result.risk_text
+    if quiet:
+        click.echo(str(out_dir))
+        return
+    click.echo(f"{result.total} runs: {result.skipped} done before, {result.done} done now, "
+               f"{len(result.failures)} failed, in {result.seconds:.1f} s")
+    click.echo("")
+    click.echo(text, nl=False)
+    click.echo(f"\nResults in {out_dir}/")
+
+
+@main.command("risk")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
+def risk_cmd(folder, no_figures) -> None:
+    """Write the risk register of a sweep FOLDER again (risk.parquet, risk.csv, risk.txt, figures)."""
+    from experiments.sweep import write_risk
+
+    _reg, text = write_risk(Path(folder), figures=not no_figures)
+    click.echo(text, nl=False)
+    click.echo(f"\nResults in {folder}/")
+
+
 def _command_line(ctx: click.Context) -> str:
     """The command as it was given, rebuilt from the parsed parameters (works the same in tests)."""
     parts: list[str] = []
@@ -174,7 +254,7 @@ class _NoBar:
     def __exit__(self, *exc):
         return False
 
-    def update(self, n: int) -> None:
+    def update(self, n: int, current_item=None) -> None:
         pass
 
 
