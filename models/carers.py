@@ -60,7 +60,7 @@ class Recruitment:
     """The funnel: enquiries, applications, assessment, approval."""
 
     enabled: bool = param(True, "new in-house households are recruited")
-    enquiries_per_year: float = param(370.0, "enquiries a year from people interested in fostering for the council",
+    enquiries_per_year: float = param(345.0, "enquiries a year from people interested in fostering for the council",
                                       OFSTED + " scaled to 103 households, tuned so approvals slightly trail turnover (seed 002 8: difficulty recruiting above turnover)", ge=0.0, unit="per year")
     application_rate: float = probability(0.064, "share of enquiries that become applications", OFSTED + ": 8,010 / 125,195")
     approval_rate: float = probability(0.51, "share of applications approved after assessment", OFSTED + ": 4,080 / 8,010")

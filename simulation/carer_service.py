@@ -15,6 +15,8 @@ enquiry process has its own stream.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import simpy
 
@@ -41,18 +43,19 @@ class CarerService:
         self.assessors = simpy.Resource(market.env, capacity=self.r.assessment_capacity)
         self.enquiry_rng = market.streams.generator("enquiries")
         self._chunks: dict[int, np.ndarray] = {}
+        self._approval_cum = np.cumsum(self.c.approval_shares).tolist()
 
     # ------------------------------------------------------------------ households
     def _create(self, initial: bool) -> Household:
         """A new household with its approval, skills, area and age drawn from its own stream."""
         hid = len(self.households)
-        u = self._row(hid)
-        places = min(int((u[0] > np.cumsum(self.c.approval_shares)).sum()) + 1, 4)
-        age = self.t.carer_age_mean + self.t.carer_age_sd * float(np.sqrt(-2 * np.log(u[4])) * np.cos(2 * np.pi * u[5]))
+        u = self._row(hid).tolist()
+        places = min(sum(u[0] > c for c in self._approval_cum) + 1, 4)
+        age = self.t.carer_age_mean + self.t.carer_age_sd * math.sqrt(-2 * math.log(u[4])) * math.cos(2 * math.pi * u[5])  # Box-Muller
         now = self.m.env.now
-        retire = now + max(self.t.retirement_age - age, 0.0) * DAYS_PER_YEAR if self.t.enabled else np.inf
-        h = Household(hid, places, sibling=places > 1 and u[1] < self.c.sibling_skill, complex_=u[2] < self.c.complex_skill,
-                      out_of_area=u[3] < self.c.out_of_area, retire_day=retire, draws=u[_ATTRS:])
+        retire = now + max(self.t.retirement_age - age, 0.0) * DAYS_PER_YEAR if self.t.enabled else math.inf
+        h = Household(hid, places, sibling=bool(places > 1 and u[1] < self.c.sibling_skill), complex_=bool(u[2] < self.c.complex_skill),
+                      out_of_area=bool(u[3] < self.c.out_of_area), retire_day=retire, draws=u[_ATTRS:])
         self.households.append(h)
         self.m.emit_carer("carer_join", h, "initial" if initial else "approved", places)
         self.register.add(h)
@@ -72,7 +75,7 @@ class CarerService:
         k = h.used
         h.used += 1
         if k < len(h.draws):
-            return float(h.draws[k])
+            return h.draws[k]
         if h.extra is None:
             h.extra = self.m.streams.generator("household-extra", h.id)
         return float(h.extra.random())
@@ -108,8 +111,12 @@ class CarerService:
         h.children.remove(child)
         self.register.add(h)
         if broke_down and h.alive and self.t.enabled and self.t.after_breakdown_days > 0:
+            already_raised = self.m.env.now < h.raised_until
             h.raised_until = self.m.env.now + self.t.after_breakdown_days
-            self._schedule_turnover(h)
+            if not already_raised:
+                # when already raised, the pending outcome stays valid: the hazard until it is
+                # unchanged, and a window-end outcome redraws at the then-current hazard
+                self._schedule_turnover(h)
 
     # ------------------------------------------------------------------ turnover
     def _schedule_turnover(self, h: Household) -> None:
@@ -119,7 +126,7 @@ class CarerService:
         now = self.m.env.now
         raised = now < h.raised_until
         rate = self.base_rate * (self.t.after_breakdown_multiplier if raised else 1.0)
-        wait = -np.log1p(-self._uniform(h)) / rate if rate > 0 else np.inf
+        wait = -math.log1p(-self._uniform(h)) / rate if rate > 0 else math.inf
         retire_in = h.retire_day - now
         if raised and wait > h.raised_until - now and h.raised_until - now < retire_in:
             self.m.at(h.raised_until - now, self._rescheduled, h, h.token)
@@ -165,8 +172,8 @@ class CarerService:
         edges = self._boundaries()
         while True:
             rate = self._enquiry_rate(env.now) * p_apply
-            nxt = next((e for e in edges if e > env.now), np.inf)
-            wait = float(rng.exponential()) / rate if rate > 0 else np.inf
+            nxt = next((e for e in edges if e > env.now), math.inf)
+            wait = -math.log1p(-rng.random()) / rate if rate > 0 else math.inf
             if env.now + wait >= nxt:  # the rate changes first: restart from the boundary (memoryless)
                 if nxt >= self.m.horizon:
                     return

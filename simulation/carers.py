@@ -51,6 +51,7 @@ class Register:
         self.mismatch_needs = mismatch_needs
         self.buckets: dict[tuple[bool, bool, int], dict[int, Household]] = {
             (s, c, f): {} for s in (False, True) for c in (False, True) for f in range(1, 5)}
+        self._search = {(size, need): self._search_order(size, need) for size in range(1, 5) for need in range(4)}
 
     def _key(self, h: Household):
         if not h.alive or h.free <= 0 or h.groups >= self.max_placements:
@@ -74,18 +75,19 @@ class Register:
         children who need them: no sibling skill for one child, no complex skill for
         standard needs. Returns (household, placed outside the carer's skills).
         """
+        for bucket, mismatch in self._search[(min(size, 4), need)]:
+            if bucket:
+                return next(iter(bucket.values())), mismatch
+        return None, False
+
+    def _search_order(self, size: int, need: int) -> list[tuple[dict, bool]]:
         sibling_options = (True,) if size > 1 else (False, True)
         needs_skill = need in NEEDS_COMPLEX_SKILL
         complex_options = ((True, False),) if needs_skill else ((False, False), (True, False))
         if needs_skill and need in self.mismatch_needs:
             complex_options = ((True, False), (False, True))
-        for cpx, mismatch in complex_options:
-            for sib in sibling_options:
-                for free in range(size, 5):
-                    bucket = self.buckets[(sib, cpx, free)]
-                    if bucket:
-                        return next(iter(bucket.values())), mismatch
-        return None, False
+        return [(self.buckets[(sib, cpx, free)], mismatch)
+                for cpx, mismatch in complex_options for sib in sibling_options for free in range(size, 5)]
 
     def vacancies(self) -> int:
         return sum(len(b) for b in self.buckets.values())

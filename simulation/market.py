@@ -101,6 +101,7 @@ class Market:
             for i in range(n_opt)
         ]
         self.child: list[Child | None] = [None] * len(cohort)
+        self.exit_day: list[float] = cohort.exit_day.tolist()
         self.exit_before_entry: set[int] = set()
         self.early_days = hazards.early_days
         self.early_rate_factor = hazards.early_multiplier
@@ -142,8 +143,8 @@ class Market:
     # ------------------------------------------------------------------ processes
     def arrivals(self):
         """Children entering care, at the cohort's pre-drawn times."""
-        for cid in range(len(self.cohort)):
-            wait = self.cohort.entry_day[cid] - self.env.now
+        for cid, day in enumerate(self.cohort.entry_day.tolist()):  # Python floats keep SimPy's clock a float
+            wait = day - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
             self.enter(cid)
@@ -230,6 +231,11 @@ class Market:
                     return
                 if self._search(c, o):
                     return
+            elif o == self.ih and self.carers is not None:
+                h = self.carers.find(1, c.need)[0]
+                if h is not None:
+                    self.place(c, o, "search" if c.waiting else c.reason, household=h)
+                    return
             elif self._available(c, o):
                 self.place(c, o, "search" if c.waiting else c.reason)
                 return
@@ -312,7 +318,7 @@ class Market:
             rate *= self.s.carers.mismatch_breakdown_multiplier
         if rate > 0:
             delay = self._time_to_breakdown(self._draw(c, self.cohort.breakdown_e, k, exponential=True), rate)
-            if self.env.now + delay < self.cohort.exit_day[c.id]:  # else the child leaves care first
+            if self.env.now + delay < self.exit_day[c.id]:  # else the child leaves care first
                 self.at(delay, self._breakdown, c, c.token)
 
     def _time_to_breakdown(self, e: float, rate: float) -> float:
