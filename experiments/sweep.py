@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -130,8 +131,16 @@ def _serial(tasks: Iterable[Task]) -> Iterator[Outcome]:
 
 
 def _pool_context():
-    """A clean forkserver (modules preloaded) where there is one, else the platform's default."""
-    if "forkserver" in mp.get_all_start_methods():
+    """How worker processes start.
+
+    Fork, when this process runs a single thread: workers start at once with everything imported.
+    With other threads running (a dask client, say), forking could copy a held lock, so a clean
+    forkserver with the modules preloaded; else the platform's default.
+    """
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["experiments.sweep"])
         return ctx
@@ -269,7 +278,7 @@ def _prepare(out: Path, experiment: Experiment, resume: bool) -> dict:
         (out / sub).mkdir(parents=True, exist_ok=True)
         for tmp in (out / sub).glob("*.tmp"):  # left by a run killed while writing
             tmp.unlink()
-    if experiment.source and not (out / EXPERIMENT_COPY).exists():
+    if experiment.source:  # on resume, the same runs; the thresholds may have changed
         (out / EXPERIMENT_COPY).write_text(experiment.source, encoding="utf-8")
     manifest.update({
         "experiment": experiment.describe(),
