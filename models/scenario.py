@@ -19,6 +19,7 @@ from typing import Any
 
 from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS
 from models.carers import Carers, Recruitment, Turnover
+from models.siblings import Siblings
 from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
 
 SEED = "seed 002 (options appraisal)"
@@ -56,7 +57,7 @@ class Entries:
         (0.45, 0.29, 0.16, 0.10), f"need level at entry, {_NEEDS4}", ASSUMED + "; appraisal: fewer than 10% need therapeutic placements",
         ge=0.0, le=1.0, length=4)
     uasc_share_by_age: tuple[float, ...] = param(
-        (0.0, 0.0, 0.0, 0.04, 0.6), f"share of entrants who are unaccompanied asylum-seeking children, {_BANDS5}",
+        (0.0, 0.0, 0.0, 0.04, 0.75), f"share of single entrants who are unaccompanied asylum-seeking children, {_BANDS5}",
         SEED + " 5.3.1: UASC mostly 16-17, ~64% of the 16+ cohort", ge=0.0, le=1.0, length=5)
     initial_children: int = param(300, "children already in care when the warm-up starts", SEED + " 5.2: 287 in the modelled pools at 31/03/2018", ge=0)
     initial_age_shares: tuple[float, ...] = param(
@@ -295,6 +296,7 @@ class Scenario:
     inhouse: InHouse = section(InHouse, "the council's own places")
     carers: Carers = section(Carers, "in-house carer households: approvals, skills and matching")
     recruitment: Recruitment = section(Recruitment, "recruiting in-house carers: enquiries, applications, assessment, approval")
+    siblings: Siblings = section(Siblings, "sibling groups entering care together, kept together where a placement allows")
     turnover: Turnover = section(Turnover, "in-house carers leaving: deregistration, after breakdowns, retirement, moving to IFAs")
     spot: Spot = section(Spot, "spot markets: pay per use, no guarantee of a place")
     contracts: Contracts = section(Contracts, "block contracts: reserved places at a lower price, with a retainer for empty places")

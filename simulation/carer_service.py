@@ -95,19 +95,24 @@ class CarerService:
             return False
         return not (need in NEEDS_COMPLEX_SKILL and not h.complex and need not in self.register.mismatch_needs)
 
-    def take(self, h: Household, child) -> bool:
-        """Place ``child`` with ``h``; returns whether it is outside the carer's skills."""
+    def take(self, h: Household, child, unit: int) -> bool:
+        """Place ``child`` with ``h`` as part of placement ``unit`` (the child's own number, or its
+        sibling group's); returns whether it is outside the carer's skills."""
         self.register.remove(h)
         h.free -= 1
-        h.groups += 1
+        h.units[unit] = h.units.get(unit, 0) + 1
+        h.groups = len(h.units)
         h.children.append(child)
         self.register.add(h)
         return child.need in NEEDS_COMPLEX_SKILL and not h.complex
 
-    def release(self, h: Household, child, broke_down: bool) -> None:
+    def release(self, h: Household, child, unit: int, broke_down: bool) -> None:
         self.register.remove(h)
         h.free += 1
-        h.groups -= 1
+        h.units[unit] -= 1
+        if h.units[unit] == 0:
+            del h.units[unit]
+        h.groups = len(h.units)
         h.children.remove(child)
         self.register.add(h)
         if broke_down and h.alive and self.t.enabled and self.t.after_breakdown_days > 0:

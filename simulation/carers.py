@@ -19,13 +19,14 @@ NEEDS_COMPLEX_SKILL = (2, 3)  # need bands "high" and "complex"
 
 class Household:
     __slots__ = ("id", "places", "free", "groups", "sibling", "complex", "out_of_area", "children",
-                 "token", "alive", "raised_until", "retire_day", "draws", "used", "extra")
+                 "token", "alive", "raised_until", "retire_day", "draws", "used", "extra", "units")
 
     def __init__(self, hid: int, places: int, sibling: bool, complex_: bool, out_of_area: bool, retire_day: float, draws):
         self.id = hid
         self.places = places
         self.free = places
-        self.groups = 0  # separate placements held
+        self.groups = 0  # separate placements held (a sibling group placed together is one)
+        self.units: dict[int, int] = {}  # placement unit -> children in it
         self.sibling = sibling
         self.complex = complex_
         self.out_of_area = out_of_area

@@ -49,14 +49,19 @@ class Cohort:
     breakdown_e: np.ndarray  # (n, RESERVOIR) unit exponentials, one per placement
     search_u: np.ndarray  # (n, RESERVOIR) uniforms, one per spot search
     ooa_u: np.ndarray  # (n, RESERVOIR) uniforms, one per placement
+    group: np.ndarray  # index of the group's first child (the child's own index when entering alone)
+    group_size: np.ndarray  # children in the child's group (1 when alone)
 
     def __len__(self) -> int:
         return len(self.entry_day)
 
     @classmethod
     def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
-                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None) -> "Cohort":
-        """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed)."""
+                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None) -> "Cohort":
+        """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed).
+
+        ``group`` gives each child's group as the index of its first child; members must be
+        consecutive and share an entry day."""
         n = len(entry_day)
         full = lambda v, default, dtype: np.asarray(v if v is not None else [default] * n, dtype=dtype)  # noqa: E731
 
@@ -75,6 +80,8 @@ class Cohort:
             exit_route=full(exit_route, 0, np.int64), kin=full(kin, False, bool),
             move_on_day=full(move_on_day, np.nan, float), breakdown_e=reservoir(breakdown_e, np.inf),
             search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0),
+            group=np.arange(n) if group is None else np.asarray(group, dtype=np.int64),
+            group_size=np.ones(n, dtype=np.int64) if group is None else np.bincount(group, minlength=n)[np.asarray(group)],
         )
 
 
@@ -86,12 +93,12 @@ def _uniform_rows(streams: Streams, name: str, n: int) -> np.ndarray:
 
 
 def arrival_days(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> np.ndarray:
-    """Poisson entry times on [0, horizon); the rate is ``rate_per_year`` at engine day ``offset``
-    and grows by ``trend`` a year. Drawn as the order statistics of a Poisson count."""
+    """Poisson arrival times of groups on [0, horizon), so that children arrive at ``rate_per_year``
+    at engine day ``offset``, growing by ``trend`` a year. Drawn as the order statistics of a Poisson count."""
     e = scenario.entries
     if not e.enabled or e.rate_per_year == 0 or horizon <= 0:
         return np.empty(0)
-    lam = e.rate_per_year / DAYS_PER_YEAR
+    lam = e.rate_per_year / DAYS_PER_YEAR / scenario.siblings.mean_size  # group arrivals
     g = np.log1p(e.trend) / DAYS_PER_YEAR
     if abs(g) < 1e-12:
         total = lam * horizon
@@ -137,14 +144,26 @@ def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, rou
     return age_exit - age_days, route
 
 
-def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool) -> Cohort:
+def _groups(scenario: Scenario, streams: Streams, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expand group arrival days to children: (entry day of each child, index of its group's first child)."""
+    sib = scenario.siblings
+    if not sib.enabled or len(days) == 0:
+        return days, np.arange(len(days))
+    sizes = (streams.generator("group-sizes").random(len(days))[:, None] > np.cumsum(sib.group_shares)[None, :]).sum(axis=1).clip(0, 3) + 1
+    first = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.repeat(days, sizes), first
+
+
+def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool, group=None) -> Cohort:
     e = scenario.entries
     n = len(entry)
     band = (u[:, _AGE_BAND, None] > np.cumsum(age_shares)[None, :]).sum(axis=1).clip(0, 4)
     lo, hi = _EDGES_DAYS[band], _EDGES_DAYS[band + 1]
     age = lo + u[:, _AGE_IN_BAND] * (hi - lo - 1.0)
     need = (u[:, _NEED, None] > np.cumsum(e.need_shares)[None, :]).sum(axis=1).clip(0, 3)
-    uasc = u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]
+    group = np.arange(n) if group is None else group
+    size = np.bincount(group, minlength=n)[group]
+    uasc = (u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]) & (size == 1)  # UASC arrive alone
     stay, route = _exit_days(scenario, age, -np.log1p(-u[:, _EXIT]), u[:, _ROUTE])
     k = scenario.kinship
     kin = (u[:, _KIN] < np.asarray(k.probability_by_age)[band]) & ~uasc & k.enabled
@@ -156,6 +175,7 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
         exit_day=entry + stay, exit_route=route, kin=kin,
         move_on_day=np.where(move, entry + move_age - age, np.nan),
         breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
+        group=group, group_size=size,
     )
 
 
@@ -163,6 +183,7 @@ def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: fl
     """The initial stock (entering at day 0) followed by the entrants over ``[0, horizon)``."""
     n0 = scenario.entries.initial_children
     stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True)
-    days = arrival_days(scenario, streams, horizon, offset)
-    new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False)
+    days, first = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset))
+    new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first)
+    new.group = new.group + n0
     return Cohort(**{f: np.concatenate([getattr(stock, f), getattr(new, f)]) for f in Cohort.__dataclass_fields__})

@@ -29,7 +29,7 @@ import pandas as pd
 from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
 
 EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close",
-          "carer_application", "carer_join", "carer_leave")
+          "carer_application", "carer_join", "carer_leave", "group", "group_placed", "split")
 COLUMNS = ("day", "event", "child", "option", "reason", "value", "carer")
 
 
@@ -53,9 +53,13 @@ class EventLog:
         age = np.where(known, (cohort.age_days[safe] + day - cohort.entry_day[safe]) / DAYS_PER_YEAR, np.nan) if len(cohort) else np.full(len(child), np.nan)
         need = np.where(known, cohort.need[safe], -1) if len(cohort) else np.full(len(child), -1)
         uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
+        kinds = pd.Categorical(event, categories=EVENTS)
+        if len(kinds) and (kinds.codes < 0).any():
+            unknown = sorted({e for e in event if e not in EVENTS})
+            raise ValueError(f"event log holds unknown event kinds {unknown}; add them to simulation.log.EVENTS")
         return pd.DataFrame({
             "day": day - offset_days,
-            "event": pd.Categorical(event, categories=EVENTS),
+            "event": kinds,
             "child": child,
             "option": pd.Categorical(option),
             "reason": pd.Categorical(reason),

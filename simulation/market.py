@@ -24,6 +24,7 @@ from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BA
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
 from simulation.carer_service import CarerService
+from simulation.groups import Group, SiblingGroups
 from simulation.log import EventLog
 from simulation.streams import Streams
 
@@ -31,7 +32,7 @@ from simulation.streams import Streams
 
 class Child:
     __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
-                 "order", "placements", "searches", "done", "reason", "household", "mismatch")
+                 "order", "placements", "searches", "done", "reason", "household", "mismatch", "group", "unit")
 
     def __init__(self, cid: int, cohort: Cohort):
         self.id = cid
@@ -51,6 +52,8 @@ class Child:
         self.reason = "entry"
         self.household = None  # the in-house household the child lives with
         self.mismatch = False
+        self.group = None  # the sibling group while it is being placed together
+        self.unit = cid  # placement unit: the child, or the sibling group placed together
 
 
 class Market:
@@ -83,6 +86,7 @@ class Market:
             self.open[idx[opt]] = True
         self.ih = idx["inhouse_fostering"]
         self.carers = CarerService(self) if scenario.carers.enabled else None
+        self.groups = SiblingGroups(self) if scenario.siblings.enabled else None
         for m in MARKETS:
             market = getattr(scenario.spot, m)
             if market.enabled:
@@ -118,6 +122,12 @@ class Market:
     def emit_application(self, approved: bool) -> None:
         self.log.append((self.env.now, "carer_application", -1, "", "approved" if approved else "declined", 0.0, -1))
 
+    def option_name(self, o: int) -> str:
+        return OPTION_NAMES[o]
+
+    def age_band_of(self, c: Child) -> int:
+        return age_band(self._age(c))
+
     def day_of(self, date) -> float:
         """Engine day of a calendar date."""
         return self.offset + (date - self.s.run.start_date).days
@@ -143,11 +153,16 @@ class Market:
     # ------------------------------------------------------------------ processes
     def arrivals(self):
         """Children entering care, at the cohort's pre-drawn times."""
+        first, size = self.cohort.group.tolist(), self.cohort.group_size.tolist()
         for cid, day in enumerate(self.cohort.entry_day.tolist()):  # Python floats keep SimPy's clock a float
             wait = day - self.env.now
             if wait > 0:
                 yield self.env.timeout(wait)
-            self.enter(cid)
+            if size[cid] > 1 and self.groups is not None:
+                if first[cid] == cid:
+                    self.groups.enter(cid, size[cid])
+            else:
+                self.enter(cid)
 
     def contract(self, market: str):
         """A block contract opens at its start date and stops taking children at its end."""
@@ -195,11 +210,15 @@ class Market:
                 self.move_on(self.child[cid])
 
     # ------------------------------------------------------------------ life of a child
-    def enter(self, cid: int) -> None:
+    def admit(self, cid: int) -> Child:
+        """A child comes into care (no placement yet)."""
         c = Child(cid, self.cohort)
-        co = self.cohort
         self.child[cid] = c
-        self._emit("enter", cid, "", "stock" if co.stock[cid] else "entry", c.age0)
+        self._emit("enter", cid, "", "stock" if self.cohort.stock[cid] else "entry", c.age0)
+        return c
+
+    def enter(self, cid: int) -> None:
+        c = self.admit(cid)
         self.search(c, "entry")
         if cid in self.exit_before_entry:
             self.leave_care(c)
@@ -292,17 +311,18 @@ class Market:
         if c.waiting and c.wait_token == token and not self._search(c, o):
             self._walk(c)
 
-    def place(self, c: Child, o: int, reason: str, household=None) -> None:
+    def place(self, c: Child, o: int, reason: str, household=None, unit: int | None = None) -> None:
         if c.waiting:
             c.waiting = False
             self._emit("wait_end", c.id, "", reason)
         k = c.placements
         carer = -1
         c.mismatch = False
+        c.unit = c.id if unit is None else unit
         if o == self.ih and self.carers is not None:
             h = household or self.carers.find(1, c.need)[0]
             c.household = h
-            c.mismatch = self.carers.take(h, c)
+            c.mismatch = self.carers.take(h, c, c.unit)
             carer = h.id
             out_of_area = 1.0 if h.out_of_area else 0.0
         else:
@@ -336,7 +356,7 @@ class Market:
         self._emit("end", c.id, OPTION_NAMES[o], reason, 0.0, h.id if h is not None else -1)
         if h is not None:
             c.household = None
-            self.carers.release(h, c, broke_down=reason == "breakdown")
+            self.carers.release(h, c, c.unit, broke_down=reason == "breakdown")
             self.household_vacant(h)
         elif self.kind[o] == "kin":
             c.kin = False
@@ -347,10 +367,15 @@ class Market:
     def _offer(self, o: int) -> None:
         """Give free places at option ``o`` to the longest-waiting eligible children."""
         q = self.queues[o]
+        kept = []
         while q and self.free[o] > 0 and self.open[o]:
             c, token = q.popleft()
-            if c.waiting and c.wait_token == token:
+            if isinstance(c, Group):
+                if c.waiting and c.token == token and not self.groups.offer(c, token, o):
+                    kept.append((c, token))  # too few places for the whole group yet
+            elif c.waiting and c.wait_token == token and c.group is None:
                 self.place(c, o, "vacancy")
+        q.extendleft(reversed(kept))
 
     def household_vacant(self, h) -> None:
         """Offer a household's free place to the longest-waiting child it can take."""
@@ -358,7 +383,11 @@ class Market:
         kept = []
         while q and h.alive and h.free > 0:
             c, token = q.popleft()
-            if not (c.waiting and c.wait_token == token):
+            if isinstance(c, Group):
+                if c.waiting and c.token == token and not self.groups.offer(c, token, self.ih, household=h):
+                    kept.append((c, token))
+                continue
+            if not (c.waiting and c.wait_token == token) or c.group is not None:
                 continue
             if self.carers.fits(h, 1, c.need):
                 self.place(c, self.ih, "vacancy", household=h)
@@ -413,6 +442,8 @@ class Market:
         if c.waiting:
             c.waiting = False
             self._emit("wait_end", c.id, "", "exit")
+            if c.group is not None:
+                self.groups.member_left(c)
         elif c.option >= 0:
             self._vacate(c, "exit")
         c.done = True

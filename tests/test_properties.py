@@ -76,6 +76,9 @@ def scenarios(draw) -> Scenario:
         ch[f"contracts.{m}.start"] = START + dt.timedelta(days=draw(st.integers(-500, 800)))
         ch[f"contracts.{m}.term_years"] = draw(st.sampled_from([0.3, 1.0, 5.0]))
         ch[f"contracts.{m}.needs"] = draw(st.lists(st.sampled_from(NEED_BANDS), min_size=1, max_size=4, unique=True))
+    ch["siblings.enabled"] = draw(st.booleans())
+    ch["siblings.together_wait_days"] = draw(st.sampled_from([0.0, 5.0, 30.0]))
+    ch["siblings.group_shares"] = draw(st.sampled_from([[0.4, 0.3, 0.2, 0.1], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]))
     ch["carers.enabled"] = draw(st.booleans())
     ch["carers.households"] = draw(st.integers(0, 6))
     ch["carers.max_placements"] = draw(st.integers(1, 3))
@@ -168,6 +171,12 @@ def test_households_never_hold_more_than_their_approval(s):
     household that leaves is re-placed or waiting at that same instant."""
     ev, _ = run(s)
     approval, alive, held = {}, set(), defaultdict(set)
+    # a sibling group placed together is one placement unit: its members' place events come just before
+    together = {}
+    for day, lead, size in zip(ev.day[ev.event == "group_placed"], ev.child[ev.event == "group_placed"], ev.value[ev.event == "group_placed"]):
+        for member in range(lead, lead + int(size)):
+            together[(member, day)] = lead
+    unit_of = {}
     rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer))
     for i, (day, event, child, reason, value, carer) in enumerate(rows):
         if event == "carer_join":
@@ -185,8 +194,10 @@ def test_households_never_hold_more_than_their_approval(s):
         elif event == "place" and carer >= 0:
             assert s.carers.enabled and carer in alive, "placed with a household that is not approved"
             held[carer].add(child)
+            unit_of[child] = together.get((child, day), child)
             assert len(held[carer]) <= approval[carer], "household over its approval"
-            assert len(held[carer]) <= s.carers.max_placements, "too many separate placements"
+            units = {unit_of[c] for c in held[carer]}
+            assert len(units) <= s.carers.max_placements, "too many separate placements"
         elif event == "end" and carer >= 0:
             held[carer].remove(child)
     if not s.carers.enabled:
@@ -252,7 +263,7 @@ def test_each_child_follows_a_legal_sequence_of_states(s):
         if day > last_day:
             assert not unsettled, f"children {unsettled} neither placed nor waiting at day {last_day}"
             last_day = day
-        if c < 0:
+        if c < 0 or event in ("group", "group_placed", "split"):  # not a child's own event
             continue
         assert c not in gone, f"event {event} for child {c} after leaving care"
         if event == "enter":
@@ -457,7 +468,7 @@ def test_same_seed_same_events_other_replication_other_events(s, replication):
 def test_policy_does_not_change_the_children(s, other):
     """Common random numbers: two scenarios that differ only in how children are placed
     meet the same children, who enter and leave care at the same times for the same reasons."""
-    keep = ("run", "entries", "exits")
+    keep = ("run", "entries", "exits", "siblings")  # siblings decide who arrives together
     mixed = other.replace(**{k: getattr(s, k) for k in keep})
     cols = ["day", "event", "child", "reason", "value"]
     pick = lambda ev: ev[ev.event.isin(["enter", "exit"])][cols].astype({"event": str, "reason": str}).reset_index(drop=True)  # noqa: E731

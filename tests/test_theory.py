@@ -89,7 +89,7 @@ def erlang_scenario() -> Scenario:
         "entries.enabled": True, "entries.rate_per_year": LAM, "entries.trend": 0.0, "entries.initial_children": 0,
         "exits.enabled": True, "exits.leave_at_18": False,
         "exits.return_home": [H] * 5, "exits.adoption": zeros, "exits.special_guardianship": zeros, "exits.other": zeros,
-        "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False, "carers.enabled": False,
+        "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False, "carers.enabled": False, "siblings.enabled": False,
         "contracts.ifa.places": C,
         # open from the first engine day (the warm-up start) until after the horizon
         "contracts.ifa.start": start - dt.timedelta(days=round(ERLANG_WARMUP * DAYS_PER_YEAR)),
@@ -219,7 +219,7 @@ def test_little_leave_at_18_stays():
     by 60; stays cut at the entry band's upper edge instead of 18 would halve it.
     """
     s = Scenario.default().replace({
-        "exits.enabled": False, "exits.leave_at_18": True,
+        "exits.enabled": False, "exits.leave_at_18": True, "siblings.enabled": False,
         "entries.initial_children": 0, "entries.rate_per_year": L18_LAM, "entries.trend": 0.0,
         "run.years": L18_YEARS, "run.warmup_years": L18_WARMUP, "run.seed": 1818,
     })

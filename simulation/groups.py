@@ -1,0 +1,188 @@
+"""Sibling groups: placed together where a placement allows it, split after a wait.
+
+A group that enters care walks the placement order of its youngest child's age
+band and the group's highest need, looking for one placement that takes all of them:
+kin, an in-house household with enough places and the sibling skill, enough
+free in-house, block or residential places, or a spot placement (one search for
+the whole group). 16+ accommodation is for one young person, so it is skipped.
+If none is found the group waits together: it is queued for every in-house and
+block option in its order, retried every ``waiting.retry_days``, and split after
+``siblings.together_wait_days``, when each child searches on its own. Once placed
+or split, each child lives its own life (breakdowns are the child's own).
+
+Events carry the group's number (its first child's) in ``child``: ``group`` when it
+enters (value = size), ``group_placed`` when placed together and ``split`` when split
+(value = children then still in the group).
+"""
+
+from __future__ import annotations
+
+
+class Group:
+    __slots__ = ("id", "size", "members", "waiting", "token", "order", "ptr", "need", "reason")
+
+    def __init__(self, members: list):
+        self.id = members[0].id  # the group's events carry its first child's number; members are id..id+size-1
+        self.size = len(members)
+        self.members = members
+        self.waiting = False
+        self.token = 0
+        self.order: tuple[int, ...] = ()
+        self.ptr = 0
+        self.need = max(c.need for c in members)
+        self.reason = "entry"
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @property
+    def lead(self):
+        """The first member still in the group: its draws and its order stand for the group's."""
+        return self.members[0]
+
+
+class SiblingGroups:
+    def __init__(self, market):
+        self.m = market
+        self.split_days = market.s.siblings.together_wait_days
+
+    # ------------------------------------------------------------------ entry
+    def enter(self, first: int, size: int) -> None:
+        m = self.m
+        members = [m.admit(cid) for cid in range(first, first + size)]
+        g = Group(members)
+        for c in members:
+            c.group = g
+        m._emit("group", g.id, "", "entry", size)
+        self.search(g)
+        for c in members:
+            if c.id in m.exit_before_entry:
+                m.leave_care(c)
+
+    def search(self, g: Group) -> None:
+        m = self.m
+        youngest = min(m.age_band_of(c) for c in g.members)  # young siblings are never placed in residential care
+        g.order = tuple(o for o in m.orders[youngest][g.need] if m.pool[o] != "supported")
+        g.ptr = 0
+        self._walk(g)
+
+    # ------------------------------------------------------------------ finding one placement for all
+    def _fits(self, g: Group, o: int):
+        """(fits, household) for option ``o`` taking the whole group now."""
+        m = self.m
+        kind = m.kind[o]
+        if kind == "kin":
+            return m.open[o] and g.lead.kin and all(c.placements == 0 for c in g.members), None
+        if o == m.ih and m.carers is not None:
+            h = m.carers.find(len(g), g.need)[0]
+            return h is not None, h
+        if kind in ("inhouse", "block"):
+            return m.open[o] and m.free[o] >= len(g) and m.accepts[o][g.need], None
+        return False, None
+
+    def _walk(self, g: Group) -> None:
+        m = self.m
+        while g.ptr < len(g.order):
+            o = g.order[g.ptr]
+            g.ptr += 1
+            if m.kind[o] == "spot":
+                if not m.open[o]:
+                    continue
+                delay = m.spot[o].search_days
+                if delay > 0:
+                    self._wait(g)
+                    m.at(delay, self._search_result, g, g.token, o)
+                    return
+                if self._search(g, o):
+                    return
+                continue
+            fits, h = self._fits(g, o)
+            if fits:
+                self.place(g, o, h)
+                return
+        self._wait(g)
+        m.at(m.s.waiting.retry_days, self._retry, g, g.token)
+
+    def _search(self, g: Group, o: int) -> bool:
+        m = self.m
+        factor = m.s.siblings.spot_success_per_extra_child ** (len(g) - 1)
+        if m._draw_search(g.lead) < (1.0 - m.spot[o].tightness) * factor:
+            m._emit("search", g.lead.id, m.option_name(o), "found")
+            self.place(g, o, None)
+            return True
+        m._emit("search", g.lead.id, m.option_name(o), "failed")
+        return False
+
+    def _search_result(self, g: Group, token: int, o: int) -> None:
+        if g.waiting and g.token == token and not self._search(g, o):
+            self._walk(g)
+
+    def _retry(self, g: Group, token: int) -> None:
+        if g.waiting and g.token == token:
+            g.ptr = 0
+            self._walk(g)
+
+    def _wait(self, g: Group) -> None:
+        """The whole group waits together (each child is in an emergency placement)."""
+        if g.waiting:
+            return
+        m = self.m
+        g.waiting = True
+        g.token += 1
+        for c in g.members:
+            c.waiting = True
+            c.wait_token += 1
+            m._emit("wait_start", c.id, "", g.reason)
+        for o in g.order:
+            if m.kind[o] in ("inhouse", "block") and m.accepts[o][g.need]:
+                m.queues[o].append((g, g.token))
+        m.at(self.split_days, self._split, g, g.token)
+
+    def place(self, g: Group, o: int, household) -> None:
+        m = self.m
+        reason = "search" if g.waiting else g.reason
+        g.waiting = False
+        g.token += 1
+        for c in g.members:
+            m.place(c, o, reason, household=household, unit=g.id)
+        m._emit("group_placed", g.id, m.option_name(o), "together", len(g))
+        self._dissolve(g)
+
+    def offer(self, g: Group, token: int, o: int, household=None) -> bool:
+        """A place freed at option ``o`` (or household): take it if it fits the whole group."""
+        if not (g.waiting and g.token == token):
+            return False
+        if household is not None:
+            if not self.m.carers.fits(household, len(g), g.need):
+                return False
+        elif not self._fits(g, o)[0]:
+            return False
+        self.place(g, o, household)
+        return True
+
+    def _split(self, g: Group, token: int, reason: str = "waited") -> None:
+        if not (g.waiting and g.token == token):
+            return
+        m = self.m
+        g.waiting = False
+        g.token += 1
+        m._emit("split", g.id, "", reason, len(g))
+        self._dissolve(g)
+        for c in g.members:  # each child, still waiting, now searches alone
+            c.order = m.orders[m.age_band_of(c)][c.need]
+            c.reason = g.reason
+            m._enqueue(c, c.order)
+            c.ptr = 0
+            m._walk(c)
+
+    def _dissolve(self, g: Group) -> None:
+        for c in g.members:
+            c.group = None
+
+    def member_left(self, c) -> None:
+        """A waiting group's child left care: the rest wait on, or the last one searches alone."""
+        g = c.group
+        c.group = None
+        g.members.remove(c)
+        if len(g.members) == 1 and g.waiting:
+            self._split(g, g.token, "member_left")
