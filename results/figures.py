@@ -106,8 +106,31 @@ def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def siblings_together(metrics: pd.DataFrame, path: Path) -> Path:
+    """Share of sibling groups placed together at entry and still together a year later."""
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=110)
+    for metric, label, colour in (("share_together_at_entry", "Placed together at entry", "#0072B2"),
+                                  ("share_together_1y", "Still together a year later", "#E69F00")):
+        d = _band(metrics, metric)
+        d = d[d.pool == "all"].sort_values("year")
+        ax.plot(d.year, 100 * d["mean"], color=colour, marker="o", ms=3, label=label)
+        ax.fill_between(d.year, 100 * d.p5, 100 * d.p95, color=colour, alpha=0.18, lw=0)
+    ax.set_title("Sibling groups placed together (mean; band: 90% of replications)")
+    ax.set_xlabel("Year the group entered care")
+    ax.set_ylabel("% of sibling groups")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_figures(metrics: pd.DataFrame, out: Path) -> list[Path]:
     paths = [children_by_pool(metrics, out / "children_by_pool.png"), spend_by_pool(metrics, out / "spend_by_pool.png")]
     if (metrics.metric == "households_mean").any():
         paths.append(carer_pool(metrics, out / "carer_pool.png"))
+    if (metrics.metric == "share_together_at_entry").any():
+        paths.append(siblings_together(metrics, out / "siblings_together.png"))
     return paths

@@ -44,6 +44,11 @@ HEADLINES: list[tuple[str, str, str, str, str]] = (
         ("Carer households", "Occupancy of approved places", "carer_occupancy", "all", "share"),
         ("Carer households", "Free approved places (mean)", "vacancies_mean", "all", "places"),
         ("Carer households", "Moves because the carer left", "carer_moves", "all", "moves/year"),
+        ("Sibling groups", "Groups entering care", "sibling_groups", "all", "per year"),
+        ("Sibling groups", "Placed together at entry", "share_together_at_entry", "all", "share"),
+        ("Sibling groups", "Still together a year later", "share_together_1y", "all", "share"),
+        ("Sibling groups", "Groups split after waiting", "splits", "all", "per year"),
+        ("Sibling groups", "Waiting days while kept together", "sibling_waiting_days", "all", "days/year"),
         ("Flows", "Entries to care", "entries", "all", "children/year"),
         ("Flows", "Exits from care", "exits", "all", "children/year"),
     ]
