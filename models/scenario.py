@@ -20,6 +20,7 @@ from typing import Any
 from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS
 from models.carers import Carers, Recruitment, Turnover
 from models.siblings import Siblings
+from models.transitions import Escalation, Reviews, StayingPut, StepDown
 from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
 
 SEED = "seed 002 (options appraisal)"
@@ -301,6 +302,10 @@ class Scenario:
     spot: Spot = section(Spot, "spot markets: pay per use, no guarantee of a place")
     contracts: Contracts = section(Contracts, "block contracts: reserved places at a lower price, with a retainer for empty places")
     breakdowns: Breakdowns = section(Breakdowns, "unplanned placement endings")
+    reviews: Reviews = section(Reviews, "looked-after reviews: needs going down or up")
+    step_down: StepDown = section(StepDown, "stepping down from residential to foster care when needs fall")
+    escalation: Escalation = section(Escalation, "stepping up to residential care after repeated breakdowns")
+    staying_put: StayingPut = section(StayingPut, "staying put with foster carers after 18")
     move_on: MoveOn = section(MoveOn, "moving on to 16+ supported accommodation")
     waiting: Waiting = section(Waiting, "children for whom no suitable placement is found")
     policy: Policy = section(Policy, "placement policy: the order in which options are tried")

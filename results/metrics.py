@@ -18,7 +18,7 @@ spend_placements             cost of occupied placement days: days x weekly pric
 spend_retainers              empty block place-days x retainer per day, while the contract runs
 spend_fixed                  fixed weekly costs of in-house capacity
 spend_emergency              waiting days x emergency weekly cost / 7
-spend_total                  sum of the four spend components (pool ``all``), by pool for the pools
+spend_total                  placements + retainers + fixed + emergency + staying put (pool ``all``); by pool for the pools
 block_utilisation            occupied / reserved block place-days while the contract runs
 void_days                    empty block place-days while the contract runs
 moves                        placements started in the year that were not a child's first placement
@@ -42,6 +42,7 @@ from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTI
 from models.scenario import Scenario
 from results.carer_metrics import carer_metrics
 from results.sibling_metrics import sibling_metrics
+from results.transition_metrics import transition_metrics
 from results.intervals import overlap, pairs
 
 METRIC_COLUMNS = ["replication", "year", "metric", "pool", "value"]
@@ -154,7 +155,9 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     put("spend_retainers", "all", sum(retainer.values()))
     put("spend_fixed", "all", sum(fixed.values()))
     put("spend_emergency", "all", emergency)
-    put("spend_total", "all", total + emergency)
+    staying_put = transition_metrics(events, place, prices, s.staying_put.weekly_cost, edges, put)
+    put("spend_total", "staying_put", staying_put)
+    put("spend_total", "all", total + emergency + staying_put)
 
     # --- stability
     first = place.k.to_numpy() == 0

@@ -50,7 +50,8 @@ def sibling_metrics(events: pd.DataFrame, place: pd.DataFrame, wait: pd.DataFram
 
     # a year after entry: still together = every member still in the placement it got with the group
     exit_day = pd.Series(care.stop.to_numpy(), index=care.child.to_numpy())
-    start_of = place.set_index(["child", "start"]).stop
+    # the group's placement is the child's first one starting that day (a later one the same day means it ended at once)
+    start_of = place.drop_duplicates(["child", "start"], keep="first").set_index(["child", "start"]).stop
     check = entry + DAYS_PER_YEAR
     eligible = np.zeros(len(gid), bool)
     still = np.zeros(len(gid), bool)

@@ -16,12 +16,14 @@ from models.catalogue import POOL_LABELS, POOLS
 #: (section, label, metric, pool, unit) in print order
 HEADLINES: list[tuple[str, str, str, str, str]] = (
     [("Spend by pool, per year", POOL_LABELS[p], "spend_total", p, "GBP/year") for p in POOLS]
-    + [("Spend by pool, per year", POOL_LABELS["waiting"], "spend_total", "waiting", "GBP/year")]
+    + [("Spend by pool, per year", POOL_LABELS["waiting"], "spend_total", "waiting", "GBP/year"),
+       ("Spend by pool, per year", "Staying put (after 18)", "spend_total", "staying_put", "GBP/year")]
     + [
         ("Spend by cost type, per year", "Placements", "spend_placements", "all", "GBP/year"),
         ("Spend by cost type, per year", "Retainers on empty block places", "spend_retainers", "all", "GBP/year"),
         ("Spend by cost type, per year", "Fixed in-house costs", "spend_fixed", "all", "GBP/year"),
         ("Spend by cost type, per year", "Emergency placements", "spend_emergency", "all", "GBP/year"),
+        ("Spend by cost type, per year", "Staying put", "spend_staying_put", "all", "GBP/year"),
         ("Spend by cost type, per year", "Total", "spend_total", "all", "GBP/year"),
     ]
     + [("Block contracts", f"Utilisation, {m} block", "block_utilisation", m, "share") for m in ("ifa", "residential", "supported")]
@@ -49,6 +51,13 @@ HEADLINES: list[tuple[str, str, str, str, str]] = (
         ("Sibling groups", "Still together a year later", "share_together_1y", "all", "share"),
         ("Sibling groups", "Groups split after waiting", "splits", "all", "per year"),
         ("Sibling groups", "Waiting days while kept together", "sibling_waiting_days", "all", "days/year"),
+        ("Step-downs and step-ups", "Needs down at a review", "need_changes", "down", "per year"),
+        ("Step-downs and step-ups", "Needs up at a review", "need_changes", "up", "per year"),
+        ("Step-downs and step-ups", "Step-downs, residential to fostering", "step_downs", "all", "per year"),
+        ("Step-downs and step-ups", "Saved by step-downs", "step_down_savings", "all", "GBP/year"),
+        ("Step-downs and step-ups", "Step-ups after repeated breakdowns", "step_ups", "all", "per year"),
+        ("Step-downs and step-ups", "Starting to stay put at 18", "staying_put_starts", "all", "per year"),
+        ("Step-downs and step-ups", "Staying put (mean)", "staying_put_mean", "all", "young people"),
         ("Flows", "Entries to care", "entries", "all", "children/year"),
         ("Flows", "Exits from care", "exits", "all", "children/year"),
     ]

@@ -49,6 +49,7 @@ class Cohort:
     breakdown_e: np.ndarray  # (n, RESERVOIR) unit exponentials, one per placement
     search_u: np.ndarray  # (n, RESERVOIR) uniforms, one per spot search
     ooa_u: np.ndarray  # (n, RESERVOIR) uniforms, one per placement
+    review_u: np.ndarray  # (n, RESERVOIR) uniforms for changes of need; the last column decides staying put
     group: np.ndarray  # index of the group's first child (the child's own index when entering alone)
     group_size: np.ndarray  # children in the child's group (1 when alone)
 
@@ -57,7 +58,7 @@ class Cohort:
 
     @classmethod
     def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
-                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None) -> "Cohort":
+                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None, review_u=None) -> "Cohort":
         """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed).
 
         ``group`` gives each child's group as the index of its first child; members must be
@@ -71,6 +72,9 @@ class Cohort:
                 out[i, : len(row)] = row
             return out
 
+        scripted_reviews = reservoir(review_u, 0.0)  # 0: the next change of need is ages away
+        if review_u is None:
+            scripted_reviews[:, -1] = 1.0  # and nobody stays put
         entry = np.asarray(entry_day, dtype=float)
         if np.any(np.diff(entry) < 0):
             raise ValueError("scripted cohort: entry days must be in increasing order (children are numbered by entry)")
@@ -79,17 +83,17 @@ class Cohort:
             uasc=full(uasc, False, bool), stock=entry <= 0, exit_day=np.asarray(exit_day, dtype=float),
             exit_route=full(exit_route, 0, np.int64), kin=full(kin, False, bool),
             move_on_day=full(move_on_day, np.nan, float), breakdown_e=reservoir(breakdown_e, np.inf),
-            search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0),
+            search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0), review_u=scripted_reviews,
             group=np.arange(n) if group is None else np.asarray(group, dtype=np.int64),
             group_size=np.ones(n, dtype=np.int64) if group is None else np.bincount(group, minlength=n)[np.asarray(group)],
         )
 
 
-def _uniform_rows(streams: Streams, name: str, n: int) -> np.ndarray:
+def _uniform_rows(streams: Streams, name: str, n: int, columns: int = _COLUMNS) -> np.ndarray:
     """Row i comes from chunk i // 512 of stream ``name``: keyed by the child's index."""
     n_chunks = -(-n // _CHUNK)
-    rows = [streams.generator(name, c).random((_CHUNK, _COLUMNS)) for c in range(n_chunks)]
-    return np.concatenate(rows)[:n] if rows else np.empty((0, _COLUMNS))
+    rows = [streams.generator(name, c).random((_CHUNK, columns)) for c in range(n_chunks)]
+    return np.concatenate(rows)[:n] if rows else np.empty((0, columns))
 
 
 def arrival_days(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> np.ndarray:
@@ -154,7 +158,8 @@ def _groups(scenario: Scenario, streams: Streams, days: np.ndarray) -> tuple[np.
     return np.repeat(days, sizes), first
 
 
-def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool, group=None) -> Cohort:
+def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool, group=None,
+                   review=None) -> Cohort:
     e = scenario.entries
     n = len(entry)
     band = (u[:, _AGE_BAND, None] > np.cumsum(age_shares)[None, :]).sum(axis=1).clip(0, 4)
@@ -175,15 +180,17 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
         exit_day=entry + stay, exit_route=route, kin=kin,
         move_on_day=np.where(move, entry + move_age - age, np.nan),
         breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
-        group=group, group_size=size,
+        review_u=review if review is not None else np.ones((n, RESERVOIR)), group=group, group_size=size,
     )
 
 
 def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> Cohort:
     """The initial stock (entering at day 0) followed by the entrants over ``[0, horizon)``."""
     n0 = scenario.entries.initial_children
-    stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True)
+    stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True,
+                           review=_uniform_rows(streams, "stock-review", n0, RESERVOIR))
     days, first = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset))
-    new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first)
+    new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first,
+                         review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR))
     new.group = new.group + n0
     return Cohort(**{f: np.concatenate([getattr(stock, f), getattr(new, f)]) for f in Cohort.__dataclass_fields__})

@@ -77,8 +77,12 @@ class SiblingGroups:
             h = m.carers.find(len(g), g.need)[0]
             return h is not None, h
         if kind in ("inhouse", "block"):
-            return m.open[o] and m.free[o] >= len(g) and m.accepts[o][g.need], None
+            return m.open[o] and m.free[o] >= len(g) and self._accepted(g, o), None
         return False, None
+
+    def _accepted(self, g: Group, o: int) -> bool:
+        """A block restricted to need bands takes a group only if it takes every child in it."""
+        return all(self.m.accepts[o][c.need] for c in g.members)
 
     def _walk(self, g: Group) -> None:
         m = self.m
@@ -134,7 +138,7 @@ class SiblingGroups:
             c.wait_token += 1
             m._emit("wait_start", c.id, "", g.reason)
         for o in g.order:
-            if m.kind[o] in ("inhouse", "block") and m.accepts[o][g.need]:
+            if m.kind[o] in ("inhouse", "block") and self._accepted(g, o):
                 m.queues[o].append((g, g.token))
         m.at(self.split_days, self._split, g, g.token)
 

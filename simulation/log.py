@@ -8,6 +8,7 @@ fixed attributes. Event kinds:
 event              meaning                                                     reason / value
 =================  ==========================================================  ==========================
 enter              a child enters care (or is in the initial stock)            entry|stock / age in days
+                   (the ``need`` column holds each event's need at the time; see need_change)
 wait_start         no suitable placement: emergency placement begins           entry|breakdown
 wait_end           the wait ends                                               search|vacancy|exit
 search             a spot search reports                                       found|failed
@@ -29,7 +30,8 @@ import pandas as pd
 from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
 
 EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close",
-          "carer_application", "carer_join", "carer_leave", "group", "group_placed", "split")
+          "carer_application", "carer_join", "carer_leave", "group", "group_placed", "split",
+          "need_change", "escalate", "staying_put_start", "staying_put_end")
 COLUMNS = ("day", "event", "child", "option", "reason", "value", "carer")
 
 
@@ -40,6 +42,16 @@ class EventLog:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @staticmethod
+    def _current_need(entry_need: np.ndarray, child: np.ndarray, event: list, value: list) -> np.ndarray:
+        """Each event's need at the time: the need at entry, updated by the child's ``need_change`` events."""
+        changed = np.asarray(event, dtype=object) == "need_change"
+        if not changed.any():
+            return entry_need
+        latest = pd.Series(np.where(changed, np.asarray(value, dtype=float), np.nan))
+        latest = latest.groupby(child).ffill().to_numpy()
+        return np.where(np.isnan(latest), entry_need, latest).astype(np.int64)
 
     def frame(self, cohort, offset_days: float) -> pd.DataFrame:
         """Tidy events: ``day`` counts from the reported period's start (negative in warm-up)."""
@@ -52,6 +64,7 @@ class EventLog:
         day = np.asarray(day, dtype=float)
         age = np.where(known, (cohort.age_days[safe] + day - cohort.entry_day[safe]) / DAYS_PER_YEAR, np.nan) if len(cohort) else np.full(len(child), np.nan)
         need = np.where(known, cohort.need[safe], -1) if len(cohort) else np.full(len(child), -1)
+        need = self._current_need(need, child, event, value)
         uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
         kinds = pd.Categorical(event, categories=EVENTS)
         if len(kinds) and (kinds.codes < 0).any():

@@ -25,6 +25,7 @@ from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
 from simulation.carer_service import CarerService
 from simulation.groups import Group, SiblingGroups
+from simulation.transitions import Transitions
 from simulation.log import EventLog
 from simulation.streams import Streams
 
@@ -32,7 +33,8 @@ from simulation.streams import Streams
 
 class Child:
     __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
-                 "order", "placements", "searches", "done", "reason", "household", "mismatch", "group", "unit")
+                 "order", "placements", "searches", "done", "reason", "household", "mismatch", "group", "unit",
+                 "reviews", "review_draws", "escalated", "breakdown_days", "staying_put")
 
     def __init__(self, cid: int, cohort: Cohort):
         self.id = cid
@@ -54,6 +56,11 @@ class Child:
         self.mismatch = False
         self.group = None  # the sibling group while it is being placed together
         self.unit = cid  # placement unit: the child, or the sibling group placed together
+        self.reviews = 0  # reviews passed, up to the next change of need
+        self.review_draws = 0
+        self.escalated = False  # on a residential-first order after repeated breakdowns
+        self.breakdown_days: list[float] = []
+        self.staying_put = None  # (option, household) while staying put after 18
 
 
 class Market:
@@ -87,6 +94,7 @@ class Market:
         self.ih = idx["inhouse_fostering"]
         self.carers = CarerService(self) if scenario.carers.enabled else None
         self.groups = SiblingGroups(self) if scenario.siblings.enabled else None
+        self.transitions = Transitions(self)
         for m in MARKETS:
             market = getattr(scenario.spot, m)
             if market.enabled:
@@ -215,6 +223,7 @@ class Market:
         c = Child(cid, self.cohort)
         self.child[cid] = c
         self._emit("enter", cid, "", "stock" if self.cohort.stock[cid] else "entry", c.age0)
+        self.transitions.start(c)
         return c
 
     def enter(self, cid: int) -> None:
@@ -226,9 +235,15 @@ class Market:
     def search(self, c: Child, reason: str) -> None:
         """Find a placement for an unplaced child, walking its placement order from the top."""
         c.order = self.orders[age_band(self._age(c))][c.need]
+        if c.escalated:
+            c.order = self.residential_first(c.order)
         c.ptr = 0
         c.reason = reason
         self._walk(c)
+
+    def residential_first(self, order: tuple[int, ...]) -> tuple[int, ...]:
+        resi = tuple(self.idx[o] for o in ("residential_inhouse", "residential_block", "residential_spot"))
+        return resi + tuple(o for o in order if o not in resi)
 
     def _walk(self, c: Child) -> None:
         """Continue down the order from ``c.ptr``: take a free place, or run the next spot search.
@@ -374,7 +389,10 @@ class Market:
                 if c.waiting and c.token == token and not self.groups.offer(c, token, o):
                     kept.append((c, token))  # too few places for the whole group yet
             elif c.waiting and c.wait_token == token and c.group is None:
-                self.place(c, o, "vacancy")
+                if self.accepts[o][c.need]:  # the need may have changed since it queued
+                    self.place(c, o, "vacancy")
+                else:
+                    kept.append((c, token))
         q.extendleft(reversed(kept))
 
     def household_vacant(self, h) -> None:
@@ -396,7 +414,10 @@ class Market:
         q.extendleft(reversed(kept))
 
     def carer_left(self, c: Child) -> None:
-        """The child's household deregistered: the child must move."""
+        """The child's household deregistered: the child must move (or a staying-put arrangement ends)."""
+        if c.staying_put is not None:
+            self.transitions.end_staying_put(c, "carer_left")
+            return
         self._vacate(c, "carer_left")
         self.search(c, "carer_left")
 
@@ -404,6 +425,7 @@ class Market:
         if c.token != token or c.done:
             return
         self._vacate(c, "breakdown")
+        self.transitions.breakdown(c)
         self.search(c, "breakdown")
 
     def move_on(self, c: Child) -> None:
@@ -445,7 +467,10 @@ class Market:
             if c.group is not None:
                 self.groups.member_left(c)
         elif c.option >= 0:
-            self._vacate(c, "exit")
+            if route == "turned_18" and self.transitions.stays_put(c):
+                self.transitions.begin_staying_put(c)
+            else:
+                self._vacate(c, "exit")
         c.done = True
         self._emit("exit", c.id, "", route)
 

@@ -23,7 +23,7 @@ def default_summary():
     ("children_mean", "inhouse_fostering", 125, 145),  # 132-135 (2020) and 138-142 (2021) at the 70% aspiration
     ("children_mean", "ifa", 55, 85),                 # 70-74
     ("children_mean", "residential", 8, 15),          # 12-13
-    ("children_mean", "supported", 30, 45),           # ~40
+    ("children_mean", "supported", 26, 45),           # ~40; ~31 since 16-17s in sibling groups stay with their siblings
     ("share_3plus_placements", "all", 0.07, 0.11),    # seed 7.7-9.9%, England ~10%
     ("share_stable_2y", "all", 0.64, 0.86),           # seed 75-86%, England 68-70%
 ])

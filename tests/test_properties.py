@@ -177,6 +177,7 @@ def test_households_never_hold_more_than_their_approval(s):
         for member in range(lead, lead + int(size)):
             together[(member, day)] = lead
     unit_of = {}
+    staying = set()
     rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer))
     for i, (day, event, child, reason, value, carer) in enumerate(rows):
         if event == "carer_join":
@@ -188,6 +189,9 @@ def test_households_never_hold_more_than_their_approval(s):
             assert int(value) == len(leaving)
             later = [r for r in rows[i + 1:] if r[0] == day]
             for c in leaving:
+                if c in staying:  # a staying-put arrangement ends; the young person is no longer in care
+                    assert any(r[2] == c and r[1] == "staying_put_end" and r[3] == "carer_left" for r in later)
+                    continue
                 ended = [r for r in later if r[2] == c and r[1] == "end"]
                 assert ended and ended[0][3] == "carer_left", f"child {c} not moved when its carer left"
                 assert any(r[2] == c and r[1] in ("place", "wait_start") for r in later), f"child {c} left homeless"
@@ -198,8 +202,13 @@ def test_households_never_hold_more_than_their_approval(s):
             assert len(held[carer]) <= approval[carer], "household over its approval"
             units = {unit_of[c] for c in held[carer]}
             assert len(units) <= s.carers.max_placements, "too many separate placements"
-        elif event == "end" and carer >= 0:
+        elif event == "end" and carer >= 0 and reason != "staying_put":  # staying put keeps the place
             held[carer].remove(child)
+        elif event == "staying_put_start":
+            staying.add(child)
+        elif event == "staying_put_end" and carer >= 0:
+            held[carer].remove(child)
+            staying.discard(child)
     if not s.carers.enabled:
         assert not approval
 
@@ -263,7 +272,7 @@ def test_each_child_follows_a_legal_sequence_of_states(s):
         if day > last_day:
             assert not unsettled, f"children {unsettled} neither placed nor waiting at day {last_day}"
             last_day = day
-        if c < 0 or event in ("group", "group_placed", "split"):  # not a child's own event
+        if c < 0 or event in ("group", "group_placed", "split", "staying_put_start", "staying_put_end"):  # not in-care events
             continue
         assert c not in gone, f"event {event} for child {c} after leaving care"
         if event == "enter":
@@ -272,7 +281,7 @@ def test_each_child_follows_a_legal_sequence_of_states(s):
             unsettled.add(c)
             continue
         assert c in placed, f"{event} before enter"
-        if c in found and not (event == "place" or (event == "end" and reason == "move_on") or event == "wait_end"):
+        if c in found and not (event == "place" or (event == "end" and reason in ("move_on", "step_down")) or event == "wait_end"):
             raise AssertionError(f"child {c}: search found {found[c]} but next came {event}")
         if event == "place":
             assert placed[c] is None and not waiting[c], f"child {c} placed twice or while waiting"
@@ -368,9 +377,9 @@ def _recompute_spend(ev: pd.DataFrame, s: Scenario) -> dict[str, np.ndarray]:
 def test_money_adds_up(s):
     ev, m = run(s)
     total = series(m, "spend_total", "all")
-    parts = sum(series(m, k, "all") for k in ("spend_placements", "spend_retainers", "spend_fixed", "spend_emergency"))
+    parts = sum(series(m, k, "all") for k in ("spend_placements", "spend_retainers", "spend_fixed", "spend_emergency", "spend_staying_put"))
     np.testing.assert_allclose(total, parts, rtol=1e-9, atol=1e-6)
-    by_pool = sum(series(m, "spend_total", p) for p in POOLS + ("waiting",))
+    by_pool = sum(series(m, "spend_total", p) for p in POOLS + ("waiting", "staying_put"))
     np.testing.assert_allclose(total, by_pool, rtol=1e-9, atol=1e-6)
     for p in POOLS:
         pool_parts = sum(series(m, k, p) for k in ("spend_placements", "spend_retainers", "spend_fixed"))
