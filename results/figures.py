@@ -127,10 +127,44 @@ def siblings_together(metrics: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def step_flows(metrics: pd.DataFrame, path: Path) -> Path:
+    """Flows between levels of care each year, and what step-downs save."""
+    flows = (("step_downs", "all", "Step-downs: residential to fostering", POOL_COLOURS["inhouse_fostering"]),
+             ("step_ups", "all", "Step-ups after repeated breakdowns", POOL_COLOURS["residential"]),
+             ("staying_put_starts", "all", "Staying put at 18", POOL_COLOURS["kinship"]))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
+    width = 0.27
+    for i, (metric, pool, label, colour) in enumerate(flows):
+        sub = metrics[(metrics.metric == metric) & (metrics.pool == pool)]
+        mean = sub.groupby("year").value.mean()
+        ax.bar(mean.index + (i - 1) * width, mean.to_numpy(), width, color=colour, label=label)
+    ax.set_title("Step-downs, step-ups and staying put (mean per year)")
+    ax.set_xlabel("Year starting")
+    ax.set_ylabel("Young people per year")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(frameon=False, fontsize=8)
+    d = _band(metrics, "step_down_savings")
+    d = d[d.pool == "all"].sort_values("year")
+    ax2.plot(d.year, d["mean"] / 1e3, color=POOL_COLOURS["inhouse_fostering"], marker="o", ms=3, label="Saved by step-downs")
+    ax2.fill_between(d.year, d.p5 / 1e3, d.p95 / 1e3, color=POOL_COLOURS["inhouse_fostering"], alpha=0.18, lw=0)
+    ax2.set_title("Saved by step-downs (mean; band: 90% of replications)")
+    ax2.set_xlabel("Year starting")
+    ax2.set_ylabel("£ thousand per year")
+    ax2.set_ylim(bottom=0)
+    ax2.grid(alpha=0.3)
+    ax2.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_figures(metrics: pd.DataFrame, out: Path) -> list[Path]:
     paths = [children_by_pool(metrics, out / "children_by_pool.png"), spend_by_pool(metrics, out / "spend_by_pool.png")]
     if (metrics.metric == "households_mean").any():
         paths.append(carer_pool(metrics, out / "carer_pool.png"))
+    if (metrics.metric == "step_downs").any():
+        paths.append(step_flows(metrics, out / "step_flows.png"))
     if (metrics.metric == "share_together_at_entry").any():
         paths.append(siblings_together(metrics, out / "siblings_together.png"))
     return paths

@@ -19,6 +19,7 @@ FILES = {
     "manifest.json": "scenario, seeds, package versions, runtime, command line",
     "children_by_pool.png": "children by pool per year: mean and 90% band across replications",
     "spend_by_pool.png": "yearly spend by pool (mean across replications)",
+    "step_flows.png": "step-downs, step-ups and staying-put starts per year, and the cost saved by step-downs",
     "siblings_together.png": "share of sibling groups placed together at entry and a year later",
     "carer_pool.png": "in-house households and approved places over time; approvals against households leaving",
 }
