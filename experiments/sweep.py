@@ -90,10 +90,6 @@ class SweepResult:
     seconds: float = 0.0
     risk_text: str = ""
 
-    @property
-    def missing(self) -> int:
-        return self.total - self.skipped - self.done
-
 
 # --------------------------------------------------------------------------- one run
 
@@ -160,11 +156,10 @@ def _local(tasks: Iterable[Task], workers: int) -> Iterator[Outcome]:
                 try:
                     outcome = fut.result()
                 except BrokenProcessPool:
-                    raise SweepAborted("a worker process died") from None
+                    raise SweepAborted(f"a worker process died (running {task.run_id} or another run)") from None
                 nxt = next(it, None)
                 if nxt is not None:
                     pending[pool.submit(run_task, nxt)] = nxt
-                del task
                 yield outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
