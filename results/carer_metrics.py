@@ -25,16 +25,16 @@ import numpy as np
 import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR
-from results.intervals import overlap
+from results.intervals import ByKind, overlap
 
 SKILLS = ("general", "siblings", "complex", "siblings+complex")
 
 
-def carer_metrics(events: pd.DataFrame, place: pd.DataFrame, edges: np.ndarray, put: Callable) -> None:
-    joins = events[events.event == "carer_join"]
+def carer_metrics(ev: ByKind, place: pd.DataFrame, edges: np.ndarray, put: Callable) -> None:
+    joins = ev["carer_join"]
     if joins.empty:
         return
-    leaves = events[events.event == "carer_leave"]
+    leaves = ev["carer_leave"]
     horizon = edges[-1]
     stop = pd.Series(leaves.day.to_numpy(), index=leaves.carer.to_numpy()).reindex(joins.carer.to_numpy()).fillna(horizon).to_numpy()
     alive = overlap(joins.day.to_numpy(), stop, edges)
@@ -45,7 +45,7 @@ def carer_metrics(events: pd.DataFrame, place: pd.DataFrame, edges: np.ndarray, 
     put("households_end", "all", at_end.sum(axis=0))
     put("households_mean", "all", alive.sum(axis=0) / DAYS_PER_YEAR)
     put("approved_places_mean", "all", (alive * places[:, None]).sum(axis=0) / DAYS_PER_YEAR)
-    apps = events[events.event == "carer_application"]
+    apps = ev["carer_application"]
     put("applications", "all", np.histogram(apps.day, edges)[0])
     put("approvals", "all", np.histogram(joins.day[joins.reason == "approved"], edges)[0])
     for route in ("deregistered", "to_ifa", "retired"):
@@ -63,5 +63,5 @@ def carer_metrics(events: pd.DataFrame, place: pd.DataFrame, edges: np.ndarray, 
         free = place_days[skills == skill].sum(axis=0) - child_days[child_skill == skill].sum(axis=0)
         put("vacancies_mean", skill, free / DAYS_PER_YEAR)
     put("vacancies_mean", "all", (place_days.sum(axis=0) - child_days.sum(axis=0)) / DAYS_PER_YEAR)
-    moved = events[(events.event == "end") & (events.reason == "carer_left")]
+    moved = ev["end"][ev["end"].reason == "carer_left"]
     put("carer_moves", "all", np.histogram(moved.day, edges)[0])

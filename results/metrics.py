@@ -43,7 +43,7 @@ from models.scenario import Scenario
 from results.carer_metrics import carer_metrics
 from results.sibling_metrics import sibling_metrics
 from results.transition_metrics import transition_metrics
-from results.intervals import overlap, pairs
+from results.intervals import ByKind, overlap, pairs
 
 METRIC_COLUMNS = ["replication", "year", "metric", "pool", "value"]
 STABLE_CARE_DAYS = 2.5 * DAYS_PER_YEAR
@@ -81,9 +81,10 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         values = np.broadcast_to(np.asarray(values, dtype=float), (years,))
         rows.extend((replication, int(y), metric, pool, float(v)) for y, v in zip(labels, values))
 
-    place = pairs(events, "place", "end", horizon)
-    wait = pairs(events, "wait_start", "wait_end", horizon)
-    care = pairs(events, "enter", "exit", horizon)
+    ev = ByKind(events)
+    place = pairs(ev, "place", "end", horizon)
+    wait = pairs(ev, "wait_start", "wait_end", horizon)
+    care = pairs(ev, "enter", "exit", horizon)
     option = place.option.astype(str).to_numpy()
     pool = np.array([OPTIONS[o][0] for o in option]) if len(option) else np.array([], dtype=str)
 
@@ -106,9 +107,9 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     child_years = c_days.sum(axis=0) / DAYS_PER_YEAR
     put("child_years", "all", child_years)
 
-    enter = events[(events.event == "enter") & (events.reason == "entry")]
+    enter = ev["enter"][ev["enter"].reason == "entry"]
     put("entries", "all", np.histogram(enter.day, edges)[0])
-    exits = events[events.event == "exit"]
+    exits = ev["exit"]
     for route in sorted(exits.reason.astype(str).unique()):
         put("exits", route, np.histogram(exits.day[exits.reason == route], edges)[0])
     put("exits", "all", np.histogram(exits.day, edges)[0])
@@ -155,7 +156,7 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     put("spend_retainers", "all", sum(retainer.values()))
     put("spend_fixed", "all", sum(fixed.values()))
     put("spend_emergency", "all", emergency)
-    staying_put = transition_metrics(events, place, prices, s.staying_put.weekly_cost, edges, put)
+    staying_put = transition_metrics(ev, place, prices, s.staying_put.weekly_cost, edges, put)
     put("spend_total", "staying_put", staying_put)
     put("spend_total", "all", total + emergency + staying_put)
 
@@ -175,7 +176,7 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         share3 = ((counts >= 3) & at_end).sum(axis=0) / at_end.sum(axis=0)
     put("share_3plus_placements", "all", share3)
 
-    enter_all = events[events.event == "enter"]
+    enter_all = ev["enter"]
     entry_day = np.full(n_child, np.nan)
     entry_age = np.full(n_child, np.nan)
     entry_day[enter_all.child.to_numpy()] = enter_all.day.to_numpy()
@@ -206,6 +207,6 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     spell = (wait.stop - wait.start).to_numpy(dtype=float)
     longest = np.where(w_days > 0, spell[:, None], 0.0).max(axis=0) if len(wait) else np.zeros(years)
     put("max_wait_days", "all", longest)
-    carer_metrics(events, place, edges, put)
-    sibling_metrics(events, place, wait, care, edges, put)
+    carer_metrics(ev, place, edges, put)
+    sibling_metrics(ev, place, wait, care, edges, put)
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)

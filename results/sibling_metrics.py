@@ -25,19 +25,19 @@ import numpy as np
 import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR
-from results.intervals import overlap
+from results.intervals import ByKind, overlap
 
 
-def sibling_metrics(events: pd.DataFrame, place: pd.DataFrame, wait: pd.DataFrame, care: pd.DataFrame,
+def sibling_metrics(ev: ByKind, place: pd.DataFrame, wait: pd.DataFrame, care: pd.DataFrame,
                     edges: np.ndarray, put: Callable) -> None:
-    groups = events[events.event == "group"]
+    groups = ev["group"]
     if groups.empty:
         return
     horizon = edges[-1]
     gid, entry, size = groups.child.to_numpy(), groups.day.to_numpy(), groups.value.to_numpy().astype(int)
-    placed = events[events.event == "group_placed"]
+    placed = ev["group_placed"]
     placed_day = pd.Series(placed.day.to_numpy(), index=placed.child.to_numpy()).reindex(gid).to_numpy()
-    splits = events[events.event == "split"]
+    splits = ev["split"]
     split_day = pd.Series(splits.day.to_numpy(), index=splits.child.to_numpy()).reindex(gid).to_numpy()
     year = np.searchsorted(edges, entry, side="right") - 1
     in_range = (year >= 0) & (year < len(edges) - 1)
@@ -49,9 +49,10 @@ def sibling_metrics(events: pd.DataFrame, place: pd.DataFrame, wait: pd.DataFram
     put("splits", "all", np.histogram(splits.day[splits.reason == "waited"], edges)[0])
 
     # a year after entry: still together = every member still in the placement it got with the group
-    exit_day = pd.Series(care.stop.to_numpy(), index=care.child.to_numpy())
+    exit_day = dict(zip(care.child.tolist(), care.stop.tolist()))
     # the group's placement is the child's first one starting that day (a later one the same day means it ended at once)
-    start_of = place.drop_duplicates(["child", "start"], keep="first").set_index(["child", "start"]).stop
+    first = place.drop_duplicates(["child", "start"], keep="first")
+    start_of = dict(zip(zip(first.child.tolist(), first.start.tolist()), first.stop.tolist()))
     check = entry + DAYS_PER_YEAR
     eligible = np.zeros(len(gid), bool)
     still = np.zeros(len(gid), bool)

@@ -22,29 +22,31 @@ import numpy as np
 import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR, weekly_to_daily
-from results.intervals import overlap, pairs
+from results.intervals import ByKind, overlap, pairs
 
 
-def transition_metrics(events: pd.DataFrame, place: pd.DataFrame, prices: dict[str, np.ndarray],
+def transition_metrics(ev: ByKind, place: pd.DataFrame, prices: dict[str, np.ndarray],
                        weekly_staying_put: float, edges: np.ndarray, put: Callable) -> np.ndarray:
     """Puts the metrics and returns the yearly staying-put spend (to add to the total)."""
-    changes = events[events.event == "need_change"]
+    changes = ev["need_change"]
     for direction in ("down", "up"):
         put("need_changes", direction, np.histogram(changes.day[changes.reason == direction], edges)[0])
-    stepped = place[place.option.notna() & (place.k > 0)]
-    ends = events[(events.event == "end") & (events.reason == "step_down")]
-    left = pd.Series(ends.option.astype(str).to_numpy(), index=pd.MultiIndex.from_arrays([ends.child.to_numpy(), ends.day.to_numpy()]))
-    starts = events[(events.event == "place") & (events.reason == "step_down")]
+    ends = ev["end"][ev["end"].reason == "step_down"]
+    starts = ev["place"][ev["place"].reason == "step_down"]
     put("step_downs", "all", np.histogram(starts.day, edges)[0])
     savings = np.zeros(len(edges) - 1)
     if len(starts):
-        steps = stepped.set_index(["child", "start"]).loc[list(zip(starts.child, starts.day))]
-        days = overlap(steps.index.get_level_values(1).to_numpy(dtype=float), steps.stop.to_numpy(), edges)
-        for row, (key, new) in enumerate(zip(steps.index, steps.option.astype(str))):
-            savings += days[row] * (prices[left[key]] - prices[new])
+        left = pd.DataFrame({"child": ends.child.to_numpy(), "start": ends.day.to_numpy(), "left": ends.option.astype(str).to_numpy()})
+        new = place[["child", "start", "stop", "option"]].drop_duplicates(["child", "start"], keep="last")
+        steps = left.merge(new, on=["child", "start"], how="inner")
+        names = sorted(prices)
+        table = np.stack([prices[n] for n in names])  # (options, years)
+        code = {n: i for i, n in enumerate(names)}
+        diff = table[steps.left.map(code).to_numpy()] - table[steps.option.astype(str).map(code).to_numpy()]
+        savings = (overlap(steps.start.to_numpy(dtype=float), steps.stop.to_numpy(), edges) * diff).sum(axis=0)
     put("step_down_savings", "all", savings)
-    put("step_ups", "all", np.histogram(events.day[events.event == "escalate"], edges)[0])
-    stay = pairs(events, "staying_put_start", "staying_put_end", edges[-1])
+    put("step_ups", "all", np.histogram(ev["escalate"].day, edges)[0])
+    stay = pairs(ev, "staying_put_start", "staying_put_end", edges[-1])
     put("staying_put_starts", "all", np.histogram(stay.start, edges)[0])
     stay_days = overlap(stay.start.to_numpy(), stay.stop.to_numpy(), edges).sum(axis=0)
     put("staying_put_mean", "all", stay_days / DAYS_PER_YEAR)
