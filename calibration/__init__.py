@@ -1,0 +1,2 @@
+"""Calibration against SSDA903 returns: import and cleaning, estimation, the fitted scenario,
+backtests, and the export of simulated runs as synthetic 903 files."""
