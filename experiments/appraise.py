@@ -218,8 +218,8 @@ def appraise(phase: str = "all", replications: int = 200, workers: int | None = 
     for outcome in stream:
         _check(outcome)
         parts[outcome.scenario_id].append(outcome.metrics)
-        if progress:
-            progress(1)
+        if progress:  # counted per option, so options sharing a scenario count each
+            progress(sum(1 for sid in runs_of.values() if sid == outcome.scenario_id))
     seconds = time.perf_counter() - t0
     by_run = {sid: pd.concat(p, ignore_index=True).sort_values(["replication", "year", "metric", "pool"], kind="stable")
               for sid, p in parts.items()}
@@ -376,6 +376,8 @@ def write_appraisal(result: Appraisal, out: Path, command: str | None = None, fi
         "kind": "placesim appraisal",
         "placesim_version": version(),
         "phases": sorted({o.phase for o in result.options}, key=list(PHASES).index),
+        "phase_titles": {p: t for p, (t, _pools) in PHASES.items()},
+        "phase_pools": {p: list(pools) for p, (_t, pools) in PHASES.items()},
         "replications": result.replications,
         "seed": result.seed,
         "replication_seeds": "numpy SeedSequence(entropy=seed, spawn_key=(replication, crc32(stream), *key)); "
@@ -399,5 +401,5 @@ def write_appraisal(result: Appraisal, out: Path, command: str | None = None, fi
     if figures:
         from results.report_figures import write_appraisal_figures
 
-        write_appraisal_figures(result.table, result.metrics, out)
+        write_appraisal_figures(result.table, result.metrics, {p: PHASES[p][0] for p in manifest["phases"]}, out, MIN_UTILISATION)
     return out

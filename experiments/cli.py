@@ -112,6 +112,7 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
     write_tables(out_dir, result.metrics, result.events, table, text, result.manifest)
     if not no_figures:
         write_figures(result.metrics, out_dir)
+    _report(out_dir)
     if quiet:
         click.echo(str(out_dir))
         return
@@ -144,6 +145,7 @@ def compare_cmd(base, alt, replications, out, assignments) -> None:
     (out_dir / "comparison.txt").write_text(text + "\n", encoding="utf-8")
     write_json({"command": _command_line(click.get_current_context()), "base": result.base.manifest,
                 "alt": result.alt.manifest}, out_dir / "manifest.json")
+    _report(out_dir)
     click.echo(text)
     click.echo(f"\nResults in {out_dir}/")
 
@@ -206,6 +208,7 @@ def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures,
                        f"placesim sweep {experiment} --out {out_dir} --resume", err=True)
             sys.exit(130)
     text = result.risk_text
+    _report(out_dir)
     if quiet:
         click.echo(str(out_dir))
         return
@@ -226,6 +229,51 @@ def risk_cmd(folder, no_figures) -> None:
     _reg, text = write_risk(Path(folder), figures=not no_figures)
     click.echo(text, nl=False)
     click.echo(f"\nResults in {folder}/")
+
+
+@main.command("report")
+@click.argument("folder", type=click.Path(file_okay=False))
+def report_cmd(folder) -> None:
+    """Write report.html (one self-contained page) for a run, comparison, sweep or appraisal FOLDER."""
+    from results.report import write_report
+
+    click.echo(str(write_report(Path(folder))))
+
+
+def _report(folder: Path) -> None:
+    """Write the folder's report.html at the end of a command."""
+    from results.report import write_report
+
+    write_report(folder)
+
+
+@main.command("appraise")
+@click.option("-p", "--phase", type=click.Choice(["fostering", "16plus", "residential", "all"]), default="all",
+              show_default=True, help="Which phase's options A-E to appraise.")
+@click.option("-r", "--replications", type=click.IntRange(2), default=200, show_default=True,
+              help="Replications per option (the same seeds for every option).")
+@click.option("-w", "--workers", type=click.IntRange(1), help="Worker processes (default: all cores). 1 runs in this process.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
+@click.option("--no-figures", is_flag=True, help="Skip the PNG figures (report.html still has its own).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the output folder.")
+def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
+    """Appraise the seed council's commissioning options A-E: static check against simulated spend and risk."""
+    from experiments.appraise import appraise, format_appraisal, load_options, write_appraisal
+    from results.report import write_report
+    from results.store import new_run_dir
+
+    n_runs = len({o.id for o in load_options(phase)}) * replications
+    out_dir = Path(out) if out else new_run_dir("runs", f"appraise-{phase}")
+    with click.progressbar(length=n_runs, label="simulating", file=sys.stderr, show_eta=True) if not quiet else _NoBar() as bar:
+        result = appraise(phase, replications, workers=workers, progress=bar.update)
+    write_appraisal(result, out_dir, command=_command_line(click.get_current_context()), figures=not no_figures)
+    report = write_report(out_dir)
+    if quiet:
+        click.echo(str(out_dir))
+        return
+    click.echo(format_appraisal(result.table, replications))
+    click.echo(f"\n{len(result.options)} options x {replications} replications in {result.seconds:.1f} s on "
+               f"{result.workers} worker(s). Results in {out_dir}/ (report: {report.name})")
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -256,6 +304,13 @@ class _NoBar:
 
     def update(self, n: int, current_item=None) -> None:
         pass
+
+
+from experiments.calibrate_cli import backtest_cmd, calibrate_cmd, export_cmd  # noqa: E402
+
+main.add_command(calibrate_cmd)
+main.add_command(backtest_cmd)
+main.add_command(export_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,3 +68,96 @@ def test_presets_are_shipped_as_package_data():
 def test_unknown_phase_is_a_clear_error():
     with pytest.raises(AppraisalError, match="--phase: must be one of fostering, 16plus, residential, all"):
         load_options("adoption")
+
+
+# --------------------------------------------------------------------------- a small appraisal
+
+REPS = 3
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    from experiments.appraise import write_appraisal
+
+    result = appraise("all", replications=REPS, workers=1)
+    out = write_appraisal(result, tmp_path_factory.mktemp("appraisal") / "out", command="test")
+    return result, out
+
+
+def _value(table, option, measure, statistic):
+    row = table[(table.option == option) & (table.measure == measure) & (table.statistic == statistic)]
+    assert len(row) == 1, (option, measure, statistic)
+    return float(row.value.iloc[0])
+
+
+def test_options_share_seeds_so_identical_scenarios_give_identical_metrics(small):
+    result, _out = small
+    m = result.metrics
+    a16 = m[m.scenario == "16plus_A"].drop(columns="scenario").reset_index(drop=True)
+    afo = m[m.scenario == "fostering_A"].drop(columns="scenario").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a16, afo)  # the as-is authority, run once
+    # the same children enter under every option: entries are equal replication by replication
+    ent = m[(m.metric == "entries") & (m.pool == "all")].pivot_table(index=["replication", "year"], columns="scenario", values="value")
+    assert (ent.nunique(axis=1) == 1).all()
+
+
+def test_the_options_change_what_they_say(small):
+    result, _out = small
+    m = result.metrics
+    kids = m[m.metric == "children_mean"].groupby(["scenario", "pool"]).value.mean()
+    assert kids[("fostering_B", "ifa")] == 0.0  # all in-house: no IFA placements
+    assert kids[("fostering_C", "inhouse_fostering")] == 0.0  # all IFA: no in-house carers
+    assert kids[("fostering_B", "inhouse_fostering")] > 1.3 * kids[("fostering_A", "inhouse_fostering")]
+    assert kids[("16plus_C", "supported")] > 0 and kids[("residential_C", "residential")] > 0
+    t = result.table
+    for option in ("fostering_E", "16plus_E", "residential_C", "residential_E"):  # the options with a block
+        assert _value(t, option, "voids", "mean") > 0
+        assert 0 < _value(t, option, "block_utilisation", "mean") <= 1
+    assert _value(t, "fostering_A", "voids", "mean") == 0.0
+    assert not ((t.option == "fostering_A") & (t.measure == "block_utilisation")).any()
+
+
+def test_table_quantiles_static_and_exceedance_are_computed_from_the_metrics(small):
+    result, _out = small
+    t, m = result.table, result.metrics
+    for o in load_options("all"):
+        assert _value(t, o.id, "static_cost", "value") == static_cost(o.id)
+        p10, p50, p90 = (_value(t, o.id, "phase_spend", s) for s in ("p10", "p50", "p90"))
+        assert p10 <= p50 <= p90
+    pools = PHASES["fostering"][1]
+    sub = m[(m.scenario == "fostering_D") & (m.metric == "spend_total") & m.pool.isin(pools)]
+    yearly = sub.groupby(["replication", "year"]).value.sum()
+    per_rep = yearly.groupby("replication").mean()
+    assert _value(t, "fostering_D", "phase_spend", "p50") == pytest.approx(np.percentile(per_rep, 50))
+    assert _value(t, "fostering_D", "over_static", "probability") == pytest.approx((yearly >= 1.1 * 6_108_960).mean())
+    # paired difference against A: the mean of replication-by-replication differences
+    tot = m[(m.metric == "spend_total") & (m.pool == "all")].groupby(["scenario", "replication"]).value.mean()
+    diff = (tot["fostering_C"] - tot["fostering_A"]).mean()
+    assert _value(t, "fostering_C", "total_spend_vs_A", "difference") == pytest.approx(diff)
+    assert diff > 1_000_000  # all IFA costs far more than the as-is mix
+
+
+def test_appraisal_folder_holds_table_manifest_figures(small):
+    result, out = small
+    names = {p.name for p in out.iterdir()}
+    assert {"appraisal.parquet", "appraisal.csv", "appraisal.txt", "metrics.parquet", "manifest.json",
+            "appraisal_spend.png", "appraisal_stability.png", "appraisal_blocks.png", "appraisal_children_fostering.png"} <= names
+    back = pd.read_parquet(out / "appraisal.parquet")
+    pd.testing.assert_frame_equal(back, result.table)
+    text = (out / "appraisal.txt").read_text()
+    assert "£4,381,104" in text and "£10,124,400" in text and "£6,108,960" in text
+    assert format_appraisal(result.table, REPS).splitlines()[0].startswith(f"Options appraisal: {REPS} replications")
+
+
+def test_appraise_command_and_its_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from experiments.cli import main
+
+    out = tmp_path / "a"
+    res = CliRunner().invoke(main, ["appraise", "--phase", "16plus", "-r", "2", "--workers", "1", "--out", str(out), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert "16+ B: all in-house (Housing)" in res.output and "£728,000" in res.output
+    assert (out / "report.html").is_file() and not (out / "appraisal_spend.png").exists()
+    bad = CliRunner().invoke(main, ["appraise", "--phase", "adoption"])
+    assert bad.exit_code == 2 and "Invalid value for '-p' / '--phase'" in bad.output

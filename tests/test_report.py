@@ -1,0 +1,145 @@
+"""report.html: one self-contained page for a run, a comparison, a sweep and an appraisal."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from experiments.cli import main
+from results.report import assumptions_table, chance, field_info, folder_kind, write_report
+
+SMALL = ["--set", "run.years=2", "--set", "run.warmup_years=1"]
+
+
+def _self_contained(text: str) -> None:
+    assert "<script" not in text.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), "the page loads something from the network"
+    srcs = re.findall(r'<img src="([^"]+)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "@media print" in text
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "r"
+    res = CliRunner().invoke(main, ["run", "-r", "3", "--out", str(out), "--quiet", "--no-figures",
+                                    "--set", "contracts.ifa.places=6", *SMALL])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_run_writes_a_self_contained_report_with_its_numbers(run_dir):
+    import pandas as pd
+
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    _self_contained(text)
+    assert len(re.findall(r"<img ", text)) == 4  # fan chart, spend by cost type, block utilisation, stability
+    m = pd.read_parquet(run_dir / "metrics.parquet")
+    spend = m[(m.metric == "spend_total") & (m.pool == "all")].groupby("replication").value.mean().median()
+    assert f"£{spend:,.0f} a year (P50)" in text
+    assert "IFA fostering) is" in text and "chance of a year in which a block stands more than 30% empty" in text \
+        or "In no simulated year a block stands more than 30% empty" in text
+    # the assumptions list every changed value with its source from the schema
+    assert "contracts.ifa.places" in text and "run.years" in text
+    assert "seed 002 (options appraisal)" in text  # a section's source
+    assert "placesim version" in text and "20190401" in text
+
+
+def test_report_command_rewrites_and_bad_folders_are_one_line_errors(run_dir, tmp_path):
+    (run_dir / "report.html").unlink()
+    res = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert res.exit_code == 0 and (run_dir / "report.html").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["report", str(empty)])
+    assert res.exit_code == 2
+    assert res.output.strip() == f"error: {empty} holds no placesim results (no manifest.json)"
+
+
+def test_compare_report(tmp_path):
+    out = tmp_path / "c"
+    res = CliRunner().invoke(main, ["compare", "default", "default", "-r", "3", "--out", str(out),
+                                    "--set", "contracts.ifa.places=6", *SMALL])
+    assert res.exit_code == 0, res.output
+    assert folder_kind(out) == "compare"
+    text = (out / "report.html").read_text(encoding="utf-8")
+    _self_contained(text)
+    assert "The two scenarios, paired" in text and "90% confidence interval of the paired difference" in text
+    assert "BASE: default" in text and "ALT: default" in text
+
+
+def test_sweep_report_has_heatmap_and_frontier(tmp_path):
+    exp = tmp_path / "e.toml"
+    exp.write_text('name = "tiny"\nreplications = 2\n[base]\nset = { "run.years" = 1, "run.warmup_years" = 1 }\n'
+                   '[factors]\n"contracts.ifa.places" = [0, 4]\n"contracts.ifa.retainer" = [0.0, 0.5]\n'
+                   '[risk]\nappetite = ["waiting_days.p90 <= 100000"]\n')
+    out = tmp_path / "s"
+    res = CliRunner().invoke(main, ["sweep", str(exp), "--workers", "1", "--out", str(out), "--quiet", "--no-figures"])
+    assert res.exit_code == 0, res.output
+    text = (out / "report.html").read_text(encoding="utf-8")
+    _self_contained(text)
+    assert 'alt="Heatmap of P50 spend"' in text and 'alt="Frontier"' in text
+    assert "Recommended: " in text and "Risk register" in text
+    assert text.count("<tr>") >= 1 + 4  # header + the 4 scenarios
+
+
+def test_chance_and_sources():
+    assert chance(0.2, "x") == "There is a 1 in 5 chance of a year in which x."
+    assert chance(0.0, "x") == "In no simulated year x."
+    assert chance(0.75, "x") == "There is a 75% chance of a year in which x."
+    doc, source = field_info("spot.ifa.tightness")
+    assert "search fails" in doc and "seed 003" in source  # from the section's description
+    t = assumptions_table({"contracts.ifa.places": (8, 0)}, {"contracts.ifa.places": "seed 002 11.1"})
+    assert t.iloc[0].to_dict()["source"] == "seed 002 11.1"
+
+
+# --------------------------------------------------------------------------- in a browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-sync", "--hide-scrollbars"]
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images), d = document.documentElement;
+  d.setAttribute('data-images', imgs.length);
+  d.setAttribute('data-broken', imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length);
+  var s = document.querySelector('#summary .summary');
+  d.setAttribute('data-summary-visible', s && s.offsetHeight > 0 ? s.innerText.length : 0);
+  d.setAttribute('data-table-rows', document.querySelectorAll('#table tbody tr').length);
+  d.setAttribute('data-table-visible', document.querySelector('#table table').offsetHeight);
+});
+</script>"""
+
+
+def browse(page: Path, profile: Path, *extra: str) -> str:
+    """Load ``page`` in headless Chromium with a fresh profile; returns the DOM after load."""
+    proc = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", *extra,
+                           page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+def test_appraisal_report_renders_in_headless_chromium(tmp_path):
+    from experiments.appraise import appraise, write_appraisal
+
+    out = write_appraisal(appraise("fostering", replications=2, workers=1), tmp_path / "a", figures=False)
+    report = write_report(out)
+    text = report.read_text(encoding="utf-8")
+    _self_contained(text)
+    probed = tmp_path / "probed.html"  # the page as written, plus a script that records what rendered
+    probed.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = browse(probed, tmp_path / "profile", "--dump-dom")
+    attrs = dict(re.findall(r'data-([a-z-]+)="(\d+)"', dom[:2000]))
+    assert int(attrs["images"]) >= 5 and int(attrs["broken"]) == 0, attrs
+    assert int(attrs["summary-visible"]) > 200 and int(attrs["table-visible"]) > 100, attrs
+    assert int(attrs["table-rows"]) == 2 * 5  # cost and stability tables, five options each
+    assert "Fostering: option E, the seed's recommendation, costs £" in dom
+    shot = tmp_path / "shot.png"
+    browse(report, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,1600")
+    assert shot.stat().st_size > 20_000
