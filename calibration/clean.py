@@ -117,11 +117,19 @@ def clean(ret: Returns, codes: CodeMap | None = None) -> Episodes:
     else:
         e = e.reset_index(drop=True)
 
+    return finish(e, ret.header, list(ret.years), ret.has_uasc, counts, codes)
+
+
+def finish(e: pd.DataFrame, header: pd.DataFrame, years: list[int], has_uasc: bool, counts: dict,
+           codes: CodeMap) -> Episodes:
+    """Episodes from clean rows (child, start, end, rne, ls, place, provider, rec, rpc, year, ordered by
+    child and start): pools, periods of care, entries, moves, exit routes and censoring."""
     n = len(e)
     child = e.child.to_numpy()
-    dob = e.child.map(dict(zip(ret.header.child, ret.header.dob))).to_numpy(dtype=float)
-    uasc = e.child.map(dict(zip(ret.header.child, ret.header.uasc))).to_numpy(dtype=float)
-    censor = np.array([return_end(int(y)) for y in e.year], dtype=float) if n else np.zeros(0)
+    dob = e.child.map(dict(zip(header.child, header.dob))).to_numpy(dtype=float)
+    uasc = e.child.map(dict(zip(header.child, header.uasc))).to_numpy(dtype=float)
+    ends = {y: return_end(int(y)) for y in set(e.year.tolist())}
+    censor = e.year.map(ends).to_numpy(dtype=float)
     end = e.end.to_numpy(dtype=float)
     is_open = np.isnan(end)
     rec = e.rec.to_numpy().astype(str)
@@ -133,16 +141,18 @@ def clean(ret: Returns, codes: CodeMap | None = None) -> Episodes:
     pool = pair.map(codes.pools).fillna(pd.Series(place).map(codes.pools)).fillna("other").to_numpy()
     route = np.where(exited, pd.Series(rec).map(codes.exits).fillna("other").to_numpy(), "")
     route = np.where(exited & (end - dob >= AGE_18_DAYS), "turned_18", route)
+    rne = e.rne.to_numpy().astype(str)
     table = pd.DataFrame({
         "child": child, "dob": dob, "uasc": uasc, "start": e.start.to_numpy(dtype=float), "end": end,
         "stop": np.where(is_open, censor + 1, end), "open": is_open,
-        "rne": e.rne.to_numpy(), "ls": e.ls.to_numpy(), "place": place, "provider": provider,
-        "rec": rec, "rpc": e.rpc.to_numpy(), "pool": pool,
-        "period": np.cumsum(first) - 1, "first": first, "entry": first & (e.rne.to_numpy() == "S"),
-        "move": e.rne.isin(list(MOVE_RNE)).to_numpy() & ~first, "route": route, "year": e.year.to_numpy(),
+        "rne": rne, "ls": e.ls.to_numpy(), "place": place, "provider": provider,
+        "rec": rec, "rpc": e.rpc.to_numpy().astype(str), "pool": pool,
+        "period": np.cumsum(first) - 1, "first": first, "entry": first & (rne == "S"),
+        "move": np.isin(rne, list(MOVE_RNE)) & ~first, "route": route, "year": e.year.to_numpy(),
     })
+    counts = dict(counts)
     counts["episodes after cleaning"] = n
-    return Episodes(table, list(ret.years), ret.has_uasc, counts)
+    return Episodes(table, years, has_uasc, counts)
 
 
 def load(data_dir, codes: CodeMap | None = None) -> tuple[Returns, Episodes]:
