@@ -306,5 +306,12 @@ class _NoBar:
         pass
 
 
+from experiments.calibrate_cli import backtest_cmd, calibrate_cmd, export_cmd  # noqa: E402
+
+main.add_command(calibrate_cmd)
+main.add_command(backtest_cmd)
+main.add_command(export_cmd)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
