@@ -14,15 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models.catalogue import POOL_LABELS, POOLS  # noqa: E402
-
-POOL_COLOURS = {
-    "kinship": "#009E73",
-    "inhouse_fostering": "#0072B2",
-    "ifa": "#E69F00",
-    "residential": "#D55E00",
-    "supported": "#CC79A7",
-    "waiting": "#000000",
-}
+from results.palette import BLUE, GREEN, ORANGE, POOL_COLOURS, VERMILION  # noqa: E402
 
 
 def _band(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -93,8 +85,8 @@ def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
     flows = metrics[(metrics.metric.isin(["approvals", "deregistrations"])) & (metrics.pool == "all")]
     mean = flows.groupby(["year", "metric"]).value.mean().unstack("metric").fillna(0.0)
     width = 0.38
-    ax2.bar(mean.index - width / 2, mean.get("approvals", 0.0), width, color="#009E73", label="Approved")
-    ax2.bar(mean.index + width / 2, mean.get("deregistrations", 0.0), width, color="#D55E00", label="Left (all routes)")
+    ax2.bar(mean.index - width / 2, mean.get("approvals", 0.0), width, color=GREEN, label="Approved")
+    ax2.bar(mean.index + width / 2, mean.get("deregistrations", 0.0), width, color=VERMILION, label="Left (all routes)")
     ax2.set_title("Recruitment against turnover (mean per year)")
     ax2.set_xlabel("Year starting")
     ax2.set_ylabel("Households per year")
@@ -109,8 +101,8 @@ def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
 def siblings_together(metrics: pd.DataFrame, path: Path) -> Path:
     """Share of sibling groups placed together at entry and still together a year later."""
     fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=110)
-    for metric, label, colour in (("share_together_at_entry", "Placed together at entry", "#0072B2"),
-                                  ("share_together_1y", "Still together a year later", "#E69F00")):
+    for metric, label, colour in (("share_together_at_entry", "Placed together at entry", BLUE),
+                                  ("share_together_1y", "Still together a year later", ORANGE)):
         d = _band(metrics, metric)
         d = d[d.pool == "all"].sort_values("year")
         ax.plot(d.year, 100 * d["mean"], color=colour, marker="o", ms=3, label=label)

@@ -15,11 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from results.palette import BLACK, BLUE, FAN, GREY, ORANGE, SEQUENTIAL, VERMILION  # noqa: E402
 from results.risk import MEASURES, Register, short_names  # noqa: E402
-
-BLUE, ORANGE, GREY, VERMILION, BLACK = "#0072B2", "#E69F00", "#999999", "#D55E00", "#000000"
-#: fan chart shades of blue, light to dark
-FAN = ("#C6DBEF", "#6BAED6", "#08519C")
 MAX_FANS = 12
 
 
@@ -57,7 +54,7 @@ def heatmap(reg: Register, measure: str, statistic: str, path: Path) -> Path | N
     for d in w.to_dict("records"):
         grid[ys.index(d[fy]), xs.index(d[fx])] = _scaled(measure, [d[col]])[0]
     fig, ax = plt.subplots(figsize=(max(6.5, 2.5 + 0.8 * len(xs)), max(3.8, 1.8 + 0.5 * len(ys))), dpi=110)
-    im = ax.imshow(grid, cmap="cividis", origin="lower", aspect="auto")
+    im = ax.imshow(grid, cmap=SEQUENTIAL, origin="lower", aspect="auto")
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0
     fmt = "{:.2f}" if MEASURES[measure][3] == "GBP/year" else "{:.1f}"

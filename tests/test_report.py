@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -124,8 +125,9 @@ def browse(page: Path, profile: Path, *extra: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it)")
 def test_appraisal_report_renders_in_headless_chromium(tmp_path):
+    assert CHROMIUM, "chromium is missing: .ci/run installs the Debian packages chromium and chromium-driver"
     from experiments.appraise import appraise, write_appraisal
 
     out = write_appraisal(appraise("fostering", replications=2, workers=1), tmp_path / "a", figures=False)
@@ -143,3 +145,16 @@ def test_appraisal_report_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     browse(report, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.stat().st_size > 20_000
+
+
+def test_colours_come_from_one_palette():
+    """No figure module defines its own colours, so a pool keeps its colour in every figure."""
+    from results import figures, palette, report_figures, risk_figures
+
+    for module in (figures, risk_figures, report_figures):
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert not re.findall(r'"#[0-9A-Fa-f]{6}"', source), module.__name__
+        assert "from results.palette import" in source, module.__name__
+    assert figures.POOL_COLOURS is palette.POOL_COLOURS
+    assert len(set(palette.POOL_COLOURS.values())) == len(palette.POOL_COLOURS)
+    assert palette.MARKET_COLOURS == {m: palette.POOL_COLOURS[m] for m in palette.MARKET_COLOURS}
