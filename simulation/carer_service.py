@@ -1,8 +1,8 @@
 """The council's fostering service: its carer households, their turnover and their recruitment.
 
 Households come from the initial register and from the recruitment funnel
-(enquiries thinned to applications -> assessment, limited by a SimPy ``Resource`` of
-assessment places -> approval). Each household has one pending turnover outcome
+(enquiries thinned to applications -> assessment, first come first served with a
+limited number of assessment places -> approval). Each household has one pending turnover outcome
 at a time: deregistration at a constant hazard (base + moving to an IFA at a
 rate set by the fee gap), raised for a while after a placement with it breaks
 down, or retirement at a fixed age, whichever comes first. Redrawing the
@@ -16,9 +16,9 @@ enquiry process has its own stream.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
-import simpy
 
 from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
 from simulation.carers import NEEDS_COMPLEX_SKILL, Household, Register
@@ -40,7 +40,7 @@ class CarerService:
         self.base_rate = 0.0
         if self.t.enabled:
             self.base_rate = (self.t.deregistration + self.t.to_ifa_rate(self.r.fee_uplift)) / DAYS_PER_YEAR
-        self.assessors = simpy.Resource(market.env, capacity=self.r.assessment_capacity)
+        self.assessment_ends: deque[float] = deque(maxlen=self.r.assessment_capacity)  # the latest ends, oldest first
         self.enquiry_rng = market.streams.generator("enquiries")
         self._chunks: dict[int, np.ndarray] = {}
         self._approval_cum = np.cumsum(self.c.approval_shares).tolist()
@@ -189,11 +189,23 @@ class CarerService:
             yield env.timeout(wait)
             approved = float(rng.random()) < self.r.approval_rate
             self.m.emit_application(approved)
-            env.process(self.assessment(approved))
+            finish = self._assess(env.now)
+            if approved:
+                self.m.at(finish - env.now, self._approve)
 
-    def assessment(self, approved: bool):
-        with self.assessors.request() as slot:
-            yield slot
-            yield self.m.env.timeout(self.r.assessment_days)
-        if approved:
-            self.m.household_vacant(self._create(initial=False))
+    def _assess(self, now: float) -> float:
+        """Day the assessment of an application made ``now`` ends.
+
+        Applications are assessed first come, first served, ``assessment_capacity`` at a
+        time, each for ``assessment_days``. With a fixed length, assessments end in the
+        order they start, so an application starts when it arrives or when the
+        ``capacity``-th most recent assessment ends, whichever is later: the exact
+        M/D/c queue, with no event for a declined application.
+        """
+        ends = self.assessment_ends
+        start = max(now, ends[0]) if len(ends) == ends.maxlen else now
+        ends.append(start + self.r.assessment_days)
+        return ends[-1]
+
+    def _approve(self) -> None:
+        self.m.household_vacant(self._create(initial=False))

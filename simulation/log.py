@@ -22,6 +22,7 @@ contract_close     a block contract stops taking new children                  m
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import itemgetter
 
 import numpy as np
@@ -33,6 +34,18 @@ EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "
           "carer_application", "carer_join", "carer_leave", "group", "group_placed", "split",
           "need_change", "escalate", "staying_put_start", "staying_put_end")
 COLUMNS = ("day", "event", "child", "option", "reason", "value", "carer")
+_EVENT_CODE = {e: i for i, e in enumerate(EVENTS)}
+
+
+def _categorical(values: list[str]) -> pd.Categorical:
+    """A categorical of strings with sorted categories, as ``pd.Categorical(values)`` gives,
+    built through a dict: pandas' own inference is several times slower on a long list."""
+    seen: dict[str, int] = {}
+    codes = np.fromiter(map(lambda v: seen.setdefault(v, len(seen)), values), dtype=np.int64, count=len(values))
+    cats = sorted(seen)
+    remap = np.empty(len(cats), dtype=np.int64)
+    remap[[seen[c] for c in cats]] = np.arange(len(cats))
+    return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, categories=cats)
 
 
 class EventLog:
@@ -44,14 +57,20 @@ class EventLog:
         return len(self.rows)
 
     @staticmethod
-    def _current_need(entry_need: np.ndarray, child: np.ndarray, event: list, value: list) -> np.ndarray:
+    def _current_need(entry_need: np.ndarray, child: np.ndarray, changed: np.ndarray, value: np.ndarray) -> np.ndarray:
         """Each event's need at the time: the need at entry, updated by the child's ``need_change`` events."""
-        changed = np.asarray(event, dtype=object) == "need_change"
         if not changed.any():
             return entry_need
-        latest = pd.Series(np.where(changed, np.asarray(value, dtype=float), np.nan))
-        latest = latest.groupby(child).ffill().to_numpy()
-        return np.where(np.isnan(latest), entry_need, latest).astype(np.int64)
+        rows = np.flatnonzero(np.isin(child, child[changed]))  # events of children whose need changed
+        rows = rows[np.argsort(child[rows], kind="stable")]  # by child, in log order within a child
+        pos = np.arange(len(rows))
+        start = np.r_[True, child[rows][1:] != child[rows][:-1]]
+        last_change = np.maximum.accumulate(np.where(changed[rows], pos, -1))
+        group_start = np.maximum.accumulate(np.where(start, pos, 0))
+        has = last_change >= group_start
+        need = entry_need.copy()
+        need[rows[has]] = value[rows[last_change[has]]].astype(np.int64)
+        return need
 
     def frame(self, cohort, offset_days: float) -> pd.DataFrame:
         """Tidy events: ``day`` counts from the reported period's start (negative in warm-up)."""
@@ -64,19 +83,21 @@ class EventLog:
         day = np.asarray(day, dtype=float)
         age = np.where(known, (cohort.age_days[safe] + day - cohort.entry_day[safe]) / DAYS_PER_YEAR, np.nan) if len(cohort) else np.full(len(child), np.nan)
         need = np.where(known, cohort.need[safe], -1) if len(cohort) else np.full(len(child), -1)
-        need = self._current_need(need, child, event, value)
-        uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
-        kinds = pd.Categorical(event, categories=EVENTS)
-        if len(kinds) and (kinds.codes < 0).any():
+        value = np.asarray(value, dtype=float)
+        codes = np.fromiter(map(_EVENT_CODE.get, event, repeat(-1)), dtype=np.int64, count=len(event))
+        if (codes < 0).any():
             unknown = sorted({e for e in event if e not in EVENTS})
             raise ValueError(f"event log holds unknown event kinds {unknown}; add them to simulation.log.EVENTS")
+        kinds = pd.Categorical.from_codes(codes, categories=EVENTS)
+        need = self._current_need(need, child, codes == _EVENT_CODE["need_change"], value)
+        uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
         return pd.DataFrame({
             "day": day - offset_days,
             "event": kinds,
             "child": child,
-            "option": pd.Categorical(option),
-            "reason": pd.Categorical(reason),
-            "value": np.asarray(value, dtype=float),
+            "option": _categorical(option),
+            "reason": _categorical(reason),
+            "value": value,
             "carer": np.asarray(carer, dtype=np.int64),
             "age": age,
             "need": pd.Categorical.from_codes(np.asarray(need, dtype=np.int64), categories=NEED_BANDS)

@@ -19,6 +19,8 @@ from collections import deque
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
+from simpy.events import Event
 
 from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, age_band
 from models.scenario import Scenario
@@ -29,6 +31,23 @@ from simulation.transitions import Transitions
 from simulation.log import EventLog
 from simulation.streams import Streams
 
+
+
+class _Outcome(Event):
+    """An already-triggered event that calls ``fn(*args)`` when SimPy processes it: a
+    timeout without the timeout's checks and without a closure per outcome."""
+
+    def __init__(self, env: simpy.Environment, fn, args: tuple):
+        self.env = env
+        self.callbacks = [_fire]
+        self._ok = True
+        self._value = None
+        self.fn = fn
+        self.args = args
+
+
+def _fire(event: _Outcome) -> None:
+    event.fn(*event.args)
 
 
 class Child:
@@ -141,11 +160,10 @@ class Market:
         return self.offset + (date - self.s.run.start_date).days
 
     def at(self, delay: float, fn, *args) -> None:
-        """Schedule ``fn(*args)`` after ``delay`` days: one timeout per pending outcome."""
+        """Schedule ``fn(*args)`` after ``delay`` days: one SimPy event per pending outcome."""
         if self.env.now + delay >= self.horizon:
             return
-        ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _e: fn(*args))
+        self.env.schedule(_Outcome(self.env, fn, args), NORMAL, delay)
 
     def _age(self, c: Child) -> float:
         return c.age0 + self.env.now - c.entry

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.catalogue import DAYS_PER_YEAR
 from models.scenario import Scenario
 from results.metrics import replication_metrics
+from simulation.carer_service import CarerService
 from simulation.cohort import Cohort
 from simulation.engine import simulate
 
@@ -120,6 +127,35 @@ def test_assessment_capacity_limits_approvals():
     m = replication_metrics(simulate(s, 0).events, s, 0)
     approvals = m.query("metric == 'approvals'").value.to_numpy()
     assert approvals.max() <= 2 and approvals[1:].sum() == 2 * 19
+
+
+@settings(max_examples=60, deadline=None)
+@given(gaps=st.lists(st.floats(0.0, 50.0), min_size=1, max_size=40), capacity=st.integers(1, 4),
+       days=st.sampled_from([0.0, 7.0, 30.0, 210.0]))
+def test_assessment_queue_matches_a_simpy_resource(gaps, capacity, days):
+    """The assessment queue's closed form gives the same end days as a SimPy ``Resource`` of
+    ``capacity`` places serving the same applications first come, first served."""
+    arrivals = np.cumsum(gaps).tolist()
+    env = simpy.Environment()
+    slots = simpy.Resource(env, capacity=capacity)
+    ends = {}
+
+    def assess(k):
+        with slots.request() as req:
+            yield req
+            yield env.timeout(days)
+        ends[k] = env.now
+
+    def apply():
+        for k, day in enumerate(arrivals):
+            yield env.timeout(day - env.now)
+            env.process(assess(k))
+
+    env.process(apply())
+    env.run()
+    service = SimpleNamespace(assessment_ends=deque(maxlen=capacity), r=SimpleNamespace(assessment_days=days))
+    closed = [CarerService._assess(service, day) for day in arrivals]
+    assert closed == pytest.approx([ends[k] for k in range(len(arrivals))], abs=1e-9)
 
 
 @pytest.mark.parametrize("gap", [0.0, 1.0])
