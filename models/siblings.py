@@ -21,6 +21,17 @@ class Siblings:
         14.0, "days a group waits for a placement that takes them all before it is split", "assumption, to be calibrated",
         ge=0.0, le=3650.0, unit="days")
 
+    reunite: bool = param(
+        False, "a group split up is brought together again when an in-house household with the sibling skill and room "
+        "for all of them becomes free (each move counts as a placement move)", "seed 002 5.3.1 and 6.2: councils aim to "
+        "reunite siblings; off by default because how often they do is not known")
+    later_share: float = param(
+        0.1, "share of sibling groups whose younger members enter care later than the first, one at a time",
+        "assumption, to be calibrated from 903 data (children entering with a sibling already in care)", ge=0.0, le=1.0)
+    later_mean_days: float = param(
+        365.0, "mean time after the first child's entry at which a later sibling enters (exponential)",
+        "assumption, to be calibrated", gt=0.0, le=3650.0, unit="days")
+
     spot_success_per_extra_child: float = param(
         0.6, "a spot search for a group succeeds with the market's probability times this, per child beyond the first",
         "seed 002 3.2 and 5.3.1: sibling groups are hard to place; assumption, to be calibrated", ge=0.0, le=1.0)

@@ -14,6 +14,10 @@ share_together_1y              of the groups placed together that entered in the
 splits                         groups split in the year after waiting for a placement for all
 sibling_waiting_days           days children spent waiting in the year while their group waited
                                to be placed together
+later_siblings                 children entering in the year after a sibling already in care
+share_later_joined             of those, the share placed with a sibling's carer on entry
+reunions                       families living apart brought together in one household in the year
+children_reunited              children moved in those reunions
 =============================  ===================================================================
 """
 
@@ -30,6 +34,7 @@ from results.intervals import ByKind, overlap
 
 def sibling_metrics(ev: ByKind, place: pd.DataFrame, wait: pd.DataFrame, care: pd.DataFrame,
                     edges: np.ndarray, put: Callable) -> None:
+    _later_and_reunited(ev, edges, put)
     groups = ev["group"]
     if groups.empty:
         return
@@ -81,3 +86,16 @@ def sibling_metrics(ev: ByKind, place: pd.DataFrame, wait: pd.DataFrame, care: p
         put("sibling_waiting_days", "all", overlap(starts[ok], stops[ok], edges).sum(axis=0))
     else:
         put("sibling_waiting_days", "all", np.zeros(len(n)))
+
+
+def _later_and_reunited(ev: ByKind, edges: np.ndarray, put: Callable) -> None:
+    later = ev["sibling_enter"]
+    n = np.histogram(later.day, edges)[0]
+    joined = ev["place"]
+    joined = joined[joined.reason == "sibling"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        put("later_siblings", "all", n)
+        put("share_later_joined", "all", np.histogram(joined.day, edges)[0] / n)
+    reunite = ev["reunite"]
+    put("reunions", "all", np.histogram(reunite.day, edges)[0])
+    put("children_reunited", "all", np.histogram(reunite.day, edges, weights=reunite.value)[0])

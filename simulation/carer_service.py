@@ -90,8 +90,11 @@ class CarerService:
     def find(self, size: int, need: int):
         return self.register.find(size, need)
 
-    def fits(self, h: Household, size: int, need: int) -> bool:
-        if not h.alive or h.free < size or h.groups >= self.c.max_placements or (size > 1 and not h.sibling):
+    def fits(self, h: Household, size: int, need: int, unit: int | None = None) -> bool:
+        """Whether ``h`` can take ``size`` children of ``need`` now, as a new placement or
+        as part of placement ``unit`` it already holds."""
+        new_unit = unit is None or unit not in h.units
+        if not h.alive or h.free < size or (new_unit and h.groups >= self.c.max_placements) or (size > 1 and not h.sibling):
             return False
         return not (need in NEEDS_COMPLEX_SKILL and not h.complex and need not in self.register.mismatch_needs)
 

@@ -52,17 +52,20 @@ class Cohort:
     review_u: np.ndarray  # (n, RESERVOIR) uniforms for changes of need; the last column decides staying put
     group: np.ndarray  # index of the group's first child (the child's own index when entering alone)
     group_size: np.ndarray  # children in the child's group (1 when alone)
+    sibling_of: np.ndarray  # for a child entering after a sibling: the first child of its family; else -1
 
     def __len__(self) -> int:
         return len(self.entry_day)
 
     @classmethod
     def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
-                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None, review_u=None) -> "Cohort":
+                 move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None, review_u=None,
+                 sibling_of=None) -> "Cohort":
         """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed).
 
         ``group`` gives each child's group as the index of its first child; members must be
-        consecutive and share an entry day."""
+        consecutive and share an entry day. ``sibling_of`` marks a child entering after a sibling
+        with the first child of its family (-1: none)."""
         n = len(entry_day)
         full = lambda v, default, dtype: np.asarray(v if v is not None else [default] * n, dtype=dtype)  # noqa: E731
 
@@ -86,6 +89,7 @@ class Cohort:
             search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0), review_u=scripted_reviews,
             group=np.arange(n) if group is None else np.asarray(group, dtype=np.int64),
             group_size=np.ones(n, dtype=np.int64) if group is None else np.bincount(group, minlength=n)[np.asarray(group)],
+            sibling_of=full(sibling_of, -1, np.int64),
         )
 
 
@@ -148,18 +152,41 @@ def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, rou
     return age_exit - age_days, route
 
 
-def _groups(scenario: Scenario, streams: Streams, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expand group arrival days to children: (entry day of each child, index of its group's first child)."""
+def _groups(scenario: Scenario, streams: Streams, days: np.ndarray, horizon: float):
+    """Expand group arrival days to children.
+
+    Returns the entry day of each child, the index of its group's first child, and for a
+    child entering after a sibling the index of its family's first child (else -1).
+    In a ``later_share`` of the groups of two or more, every child after the first enters
+    alone, an exponential time (mean ``later_mean_days``) after the first; children are then
+    numbered by entry day again, and those entering after the horizon are dropped.
+    """
     sib = scenario.siblings
+    none = np.full(len(days), -1, dtype=np.int64)
     if not sib.enabled or len(days) == 0:
-        return days, np.arange(len(days))
-    sizes = (streams.generator("group-sizes").random(len(days))[:, None] > np.cumsum(sib.group_shares)[None, :]).sum(axis=1).clip(0, 3) + 1
+        return days, np.arange(len(days)), none
+    rng = streams.generator("group-sizes")
+    sizes = (rng.random(len(days))[:, None] > np.cumsum(sib.group_shares)[None, :]).sum(axis=1).clip(0, 3) + 1
+    later = rng.random(len(days)) < sib.later_share
     first = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return np.repeat(days, sizes), first
+    child_days = np.repeat(days, sizes)
+    n = len(child_days)
+    late = np.repeat(later, sizes) & (first != np.arange(n))
+    if not late.any():
+        return child_days, first, np.full(n, -1, dtype=np.int64)
+    gaps = streams.generator("later-siblings").exponential(sib.later_mean_days, n)
+    child_days = np.where(late, child_days + gaps, child_days)
+    keep = child_days < horizon
+    order = np.argsort(child_days, kind="stable")  # members entering together stay consecutive
+    order = order[keep[order]]
+    new_index = np.full(n, -1, dtype=np.int64)
+    new_index[order] = np.arange(len(order))
+    group = np.where(late, np.arange(n), first)  # a later sibling is a group of one
+    return child_days[order], new_index[group[order]], np.where(late, new_index[first], -1)[order]
 
 
 def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool, group=None,
-                   review=None) -> Cohort:
+                   review=None, sibling_of=None) -> Cohort:
     e = scenario.entries
     n = len(entry)
     band = (u[:, _AGE_BAND, None] > np.cumsum(age_shares)[None, :]).sum(axis=1).clip(0, 4)
@@ -168,7 +195,8 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
     need = (u[:, _NEED, None] > np.cumsum(e.need_shares)[None, :]).sum(axis=1).clip(0, 3)
     group = np.arange(n) if group is None else group
     size = np.bincount(group, minlength=n)[group]
-    uasc = (u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]) & (size == 1)  # UASC arrive alone
+    sibling_of = np.full(n, -1, dtype=np.int64) if sibling_of is None else sibling_of
+    uasc = (u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]) & (size == 1) & (sibling_of < 0)  # UASC arrive alone
     stay, route = _exit_days(scenario, age, -np.log1p(-u[:, _EXIT]), u[:, _ROUTE])
     k = scenario.kinship
     kin = (u[:, _KIN] < np.asarray(k.probability_by_age)[band]) & ~uasc & k.enabled
@@ -181,6 +209,7 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
         move_on_day=np.where(move, entry + move_age - age, np.nan),
         breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
         review_u=review if review is not None else np.ones((n, RESERVOIR)), group=group, group_size=size,
+        sibling_of=sibling_of,
     )
 
 
@@ -189,8 +218,9 @@ def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: fl
     n0 = scenario.entries.initial_children
     stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True,
                            review=_uniform_rows(streams, "stock-review", n0, RESERVOIR))
-    days, first = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset))
+    days, first, sibling_of = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset), horizon)
     new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first,
-                         review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR))
+                         review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR), sibling_of=sibling_of)
     new.group = new.group + n0
+    new.sibling_of = np.where(new.sibling_of >= 0, new.sibling_of + n0, -1)
     return Cohort(**{f: np.concatenate([getattr(stock, f), getattr(new, f)]) for f in Cohort.__dataclass_fields__})

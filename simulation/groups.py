@@ -10,12 +10,26 @@ block option in its order, retried every ``waiting.retry_days``, and split after
 ``siblings.together_wait_days``, when each child searches on its own. Once placed
 or split, each child lives its own life (breakdowns are the child's own).
 
+A child may also enter after a sibling (``siblings.later_share``): it first tries to
+join a sibling already in care, in that sibling's in-house household (if the household
+has room and the skills) or with the sibling's kinship carer, and otherwise searches
+alone. With ``siblings.reunite``, a family living apart (split after waiting, or a later
+sibling who could not join) is queued; when an in-house household with the sibling skill
+and room for all of them becomes free, the children in foster care move there together.
+A family whose children are in residential care, 16+ accommodation, kinship care,
+waiting or staying put is not moved.
+
 Events carry the group's number (its first child's) in ``child``: ``group`` when it
 enters (value = size), ``group_placed`` when placed together and ``split`` when split
-(value = children then still in the group).
+(value = children then still in the group). ``sibling_enter`` marks a child entering
+after a sibling (value = the family's first child); its placement with the sibling has
+reason ``sibling``. ``reunite`` (child = the family's first child, value = children
+moved) comes after the moves, whose placements have reason ``reunite``.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 
 class Group:
@@ -45,6 +59,10 @@ class SiblingGroups:
     def __init__(self, market):
         self.m = market
         self.split_days = market.s.siblings.together_wait_days
+        self.reunites = market.s.siblings.reunite and market.carers is not None
+        self.family: dict[int, list] = {}  # first child -> the family's children who entered so far
+        self.apart: deque[int] = deque()  # families waiting to be reunited, oldest first
+        self._reuniting = False
 
     # ------------------------------------------------------------------ entry
     def enter(self, first: int, size: int) -> None:
@@ -54,6 +72,7 @@ class SiblingGroups:
         for c in members:
             c.group = g
         m._emit("group", g.id, "", "entry", size)
+        self.family[first] = list(members)
         self.search(g)
         for c in members:
             if c.id in m.exit_before_entry:
@@ -172,6 +191,8 @@ class SiblingGroups:
         g.token += 1
         m._emit("split", g.id, "", reason, len(g))
         self._dissolve(g)
+        if self.reunites and len(g) > 1:
+            self.apart.append(g.id)
         for c in g.members:  # each child, still waiting, now searches alone
             c.order = m.orders[m.age_band_of(c)][c.need]
             c.reason = g.reason
@@ -190,3 +211,70 @@ class SiblingGroups:
         g.members.remove(c)
         if len(g.members) == 1 and g.waiting:
             self._split(g, g.token, "member_left")
+
+    # ------------------------------------------------------------------ later siblings
+    def _family_of(self, first: int) -> list:
+        fam = self.family.get(first)
+        if fam is None:  # the family's first child entered alone
+            m = self.m
+            size = int(m.cohort.group_size[first])
+            fam = self.family[first] = [m.child[i] for i in range(first, first + size) if m.child[i] is not None]
+        return fam
+
+    def join(self, c, first: int) -> bool:
+        """A child entering after a sibling: join a sibling's carer if there is room. Returns placed."""
+        m = self.m
+        fam = self._family_of(first)
+        m._emit("sibling_enter", c.id, "", "later", first)
+        fam.append(c)
+        for sib in fam:
+            if sib is c or sib.done or sib.staying_put is not None or sib.option < 0:
+                continue
+            h = sib.household
+            if h is not None and m.carers.fits(h, 1, c.need, unit=sib.unit):
+                m.place(c, m.ih, "sibling", household=h, unit=sib.unit)
+                return True
+            if m.kind[sib.option] == "kin" and m.open[sib.option]:
+                m.place(c, sib.option, "sibling")
+                return True
+        return False
+
+    def later_apart(self, first: int) -> None:
+        """A later sibling could not join: queue the family to be reunited."""
+        if self.reunites and first not in self.apart:
+            self.apart.append(first)
+
+    # ------------------------------------------------------------------ reuniting
+    def reunite(self, h) -> None:
+        """Offer household ``h`` (sibling skill, room for two or more) to the families living apart."""
+        if self._reuniting or not self.apart:
+            return
+        self._reuniting = True
+        m = self.m
+        kept = []
+        try:
+            while self.apart and h.alive and h.free >= 2:
+                first = self.apart.popleft()
+                members = [c for c in self.family[first] if not c.done]
+                if len(members) < 2:
+                    continue  # nobody left to reunite: drop the family
+                homes = {id(c.household) if c.household is not None else None for c in members}
+                if len(homes) == 1 and None not in homes:
+                    continue  # together already
+                if not all(c.option >= 0 and m.pool[c.option] in _FOSTER_POOLS and m.kind[c.option] != "kin"
+                           and not c.waiting for c in members) or any(c.household is h for c in members):
+                    kept.append(first)
+                    continue
+                if not m.carers.fits(h, len(members), max(c.need for c in members)):
+                    kept.append(first)
+                    continue
+                for c in members:
+                    m._vacate(c, "reunite")
+                    m.place(c, m.ih, "reunite", household=h, unit=first)
+                m._emit("reunite", first, m.option_name(m.ih), "household", len(members), h.id)
+        finally:
+            self.apart.extendleft(reversed(kept))
+            self._reuniting = False
+
+
+_FOSTER_POOLS = ("inhouse_fostering", "ifa")

@@ -246,7 +246,13 @@ class Market:
 
     def enter(self, cid: int) -> None:
         c = self.admit(cid)
-        self.search(c, "entry")
+        first = int(self.cohort.sibling_of[cid])
+        if first >= 0 and self.groups is not None:
+            if not self.groups.join(c, first):
+                self.search(c, "entry")
+                self.groups.later_apart(first)
+        else:
+            self.search(c, "entry")
         if cid in self.exit_before_entry:
             self.leave_care(c)
 
@@ -430,6 +436,8 @@ class Market:
             else:
                 kept.append((c, token))
         q.extendleft(reversed(kept))
+        if self.groups is not None and self.groups.reunites and h.alive and h.sibling and h.free >= 2:
+            self.groups.reunite(h)
 
     def carer_left(self, c: Child) -> None:
         """The child's household deregistered: the child must move (or a staying-put arrangement ends)."""

@@ -11,7 +11,7 @@ from experiments.runner import run
 from models.scenario import Scenario
 
 BASE = Scenario.default().replace({"run.years": 3, "run.warmup_years": 2})
-ALT = BASE.replace({"contracts.ifa.places": 8, "contracts.ifa.weekly_price": 750.0, "contracts.ifa.retainer": 0.6})
+ALT = BASE.replace({"contracts.ifa.places": 8, "contracts.ifa.weekly_price": 600.0, "contracts.ifa.retainer": 0.6})
 R = 16
 
 

@@ -79,6 +79,9 @@ def scenarios(draw) -> Scenario:
     ch["siblings.enabled"] = draw(st.booleans())
     ch["siblings.together_wait_days"] = draw(st.sampled_from([0.0, 5.0, 30.0]))
     ch["siblings.group_shares"] = draw(st.sampled_from([[0.4, 0.3, 0.2, 0.1], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]))
+    ch["siblings.reunite"] = draw(st.booleans())
+    ch["siblings.later_share"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
+    ch["siblings.later_mean_days"] = draw(st.sampled_from([1.0, 60.0, 365.0]))
     ch["carers.enabled"] = draw(st.booleans())
     ch["carers.households"] = draw(st.integers(0, 6))
     ch["carers.max_placements"] = draw(st.integers(1, 3))
@@ -176,6 +179,14 @@ def test_households_never_hold_more_than_their_approval(s):
     for day, lead, size in zip(ev.day[ev.event == "group_placed"], ev.child[ev.event == "group_placed"], ev.value[ev.event == "group_placed"]):
         for member in range(lead, lead + int(size)):
             together[(member, day)] = lead
+    for day, first, size in zip(ev.day[ev.event == "reunite"], ev.child[ev.event == "reunite"], ev.value[ev.event == "reunite"]):
+        moved = ev[(ev.day == day) & (ev.event == "place") & (ev.reason == "reunite")].child.tolist()
+        for member in moved:
+            together[(member, day)] = first
+    root = {}  # child -> the first child of its family
+    for lead, size in zip(ev.child[ev.event == "group"], ev.value[ev.event == "group"]):
+        root.update({member: lead for member in range(lead, lead + int(size))})
+    root.update(zip(ev.child[ev.event == "sibling_enter"], ev.value[ev.event == "sibling_enter"].astype(int)))
     unit_of = {}
     staying = set()
     rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer))
@@ -197,8 +208,11 @@ def test_households_never_hold_more_than_their_approval(s):
                 assert any(r[2] == c and r[1] in ("place", "wait_start") for r in later), f"child {c} left homeless"
         elif event == "place" and carer >= 0:
             assert s.carers.enabled and carer in alive, "placed with a household that is not approved"
+            if reason == "sibling":  # joins a sibling's placement
+                unit_of[child] = next(unit_of[c] for c in held[carer] if root.get(c, c) == root[child])
+            else:
+                unit_of[child] = together.get((child, day), child)
             held[carer].add(child)
-            unit_of[child] = together.get((child, day), child)
             assert len(held[carer]) <= approval[carer], "household over its approval"
             units = {unit_of[c] for c in held[carer]}
             assert len(units) <= s.carers.max_placements, "too many separate placements"
@@ -272,7 +286,8 @@ def test_each_child_follows_a_legal_sequence_of_states(s):
         if day > last_day:
             assert not unsettled, f"children {unsettled} neither placed nor waiting at day {last_day}"
             last_day = day
-        if c < 0 or event in ("group", "group_placed", "split", "staying_put_start", "staying_put_end"):  # not in-care events
+        if c < 0 or event in ("group", "group_placed", "split", "staying_put_start", "staying_put_end", "reunite",
+                              "sibling_enter"):  # not in-care events
             continue
         assert c not in gone, f"event {event} for child {c} after leaving care"
         if event == "enter":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given
+from hypothesis import strategies as st
 
 from models.scenario import Scenario
 from results.metrics import replication_metrics
 from simulation.cohort import Cohort
 from simulation.engine import simulate
+from tests import test_properties as props
 from tests.test_properties import FAST, scenarios
 
 INF = np.inf
@@ -92,6 +94,39 @@ def test_siblings_placed_together_share_one_placement(s):
         assert members.carer.nunique() == 1
 
 
+@st.composite
+def sibling_scenarios(draw) -> Scenario:
+    """Random scenarios with later siblings and reuniting switched on, households and entries to use them."""
+    s = draw(scenarios())
+    return s.replace({"siblings.enabled": True, "siblings.reunite": True, "entries.enabled": True,
+                      "siblings.later_share": draw(st.sampled_from([0.5, 1.0])),
+                      "siblings.group_shares": [0.2, 0.4, 0.3, 0.1], "entries.rate_per_year": draw(st.floats(20.0, 60.0)),
+                      "carers.enabled": True, "carers.households": draw(st.integers(2, 8)),
+                      "carers.sibling_skill": draw(st.sampled_from([0.5, 1.0])), "carers.approval_shares": [0.0, 0.4, 0.4, 0.2],
+                      "exits.enabled": True})
+
+
+@FAST
+@given(sibling_scenarios())
+def test_later_siblings_and_reuniting_keep_every_invariant(s):
+    """The invariants of tests/test_properties.py hold with later siblings and reuniting, and a reunited
+    family ends up in the one household its reunite event names."""
+    for test in (props.test_children_are_conserved, props.test_households_never_hold_more_than_their_approval,
+                 props.test_each_child_follows_a_legal_sequence_of_states, props.test_money_adds_up):
+        test.hypothesis.inner_test(s)
+    ev = simulate(s, 0).events
+    place = ev[ev.event == "place"]
+    for day, carer, moved in zip(ev.day[ev.event == "reunite"], ev.carer[ev.event == "reunite"], ev.value[ev.event == "reunite"]):
+        moves = place[(place.day == day) & (place.reason == "reunite")]
+        assert len(moves) >= int(moved) and carer in set(moves.carer)
+        assert (moves[moves.carer == carer].option.astype(str) == "inhouse_fostering").all()
+    for child, first in zip(ev.child[ev.event == "sibling_enter"], ev.value[ev.event == "sibling_enter"].astype(int)):
+        joined = place[(place.child == child) & (place.reason == "sibling")]
+        if len(joined):  # placed with a sibling's household (or kin) at that instant
+            same = place[(place.day <= joined.day.iloc[0]) & (place.carer == joined.carer.iloc[0])] if joined.carer.iloc[0] >= 0 else None
+            assert same is None or len(same) >= 2
+
+
 def test_fewer_large_households_place_fewer_groups_together():
     """Statistical check under common random numbers: removing households approved for 3-4 (and then for 2)
     lowers the share of sibling groups placed together. The IFA market is made tight so that in-house
@@ -108,3 +143,92 @@ def test_fewer_large_households_place_fewer_groups_together():
     for hi, lo in ((0, 1), (1, 2)):
         d = shares[hi] - shares[lo]
         assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(reps), (shares.mean(axis=1), d)
+
+
+def _events(s: Scenario, cohort: Cohort) -> list[tuple]:
+    ev = simulate(s, 0, cohort=cohort).events
+    return [(d, e, c, o, r, k) for d, e, c, o, r, k in
+            zip(ev.day, ev.event.astype(str), ev.child, ev.option.astype(str), ev.reason.astype(str), ev.carer)]
+
+
+def _split_then_free(reunite: bool) -> list[tuple]:
+    """Two households approved for 2 with the sibling skill, one placement each; IFA spot always has a
+    place for one child but never for a group; groups split at once."""
+    s = tiny({"carers.households": 2, "carers.approval_shares": [0.0, 1.0, 0.0, 0.0], "carers.sibling_skill": 1.0,
+              "carers.complex_skill": 1.0, "carers.max_placements": 1, "siblings.together_wait_days": 0.0,
+              "siblings.spot_success_per_extra_child": 0.0, "spot.ifa.tightness": 0.0, "siblings.reunite": reunite})
+    cohort = Cohort.scripted(entry_day=[1, 2, 5, 5], age_days=[3000] * 4, exit_day=[30, INF, INF, INF], group=[0, 1, 2, 2])
+    return _events(s, cohort)
+
+
+def test_a_split_group_is_reunited_when_a_household_with_room_for_both_frees_up():
+    """day 1   child 0 takes household 0, day 2 child 1 takes household 1 (one placement each)
+    day 5   children 2 and 3 enter together: no household is free, the group's spot search fails
+            (no success for a group), so they wait, and split at once (wait 0): each finds an IFA spot place
+    day 30  child 0 leaves care: household 0 (2 places, sibling skill) is free, nobody waits, so the
+            family living apart moves there: both IFA placements end 'reunite', both are placed with
+            household 0, then the reunite event (family 2, 2 children moved); the place is offered as it
+            frees, so all this comes between child 0's placement end and its exit."""
+    head = [
+        (0, "carer_join", -1, "siblings+complex", "initial", 0),
+        (0, "carer_join", -1, "siblings+complex", "initial", 1),
+        (1, "enter", 0, "", "entry", -1),
+        (1, "place", 0, "inhouse_fostering", "entry", 0),
+        (2, "enter", 1, "", "entry", -1),
+        (2, "place", 1, "inhouse_fostering", "entry", 1),
+        (5, "enter", 2, "", "entry", -1),
+        (5, "enter", 3, "", "entry", -1),
+        (5, "group", 2, "", "entry", -1),
+        (5, "search", 2, "ifa_spot", "failed", -1),
+        (5, "wait_start", 2, "", "entry", -1),
+        (5, "wait_start", 3, "", "entry", -1),
+        (5, "split", 2, "", "waited", -1),
+        (5, "search", 2, "ifa_spot", "found", -1),
+        (5, "wait_end", 2, "", "search", -1),
+        (5, "place", 2, "ifa_spot", "search", -1),
+        (5, "search", 3, "ifa_spot", "found", -1),
+        (5, "wait_end", 3, "", "search", -1),
+        (5, "place", 3, "ifa_spot", "search", -1),
+        (30, "end", 0, "inhouse_fostering", "exit", 0),
+        (30, "exit", 0, "", "return_home", -1),
+    ]
+    assert _split_then_free(False) == head
+    assert _split_then_free(True) == head[:-1] + [
+        (30, "end", 2, "ifa_spot", "reunite", -1),
+        (30, "place", 2, "inhouse_fostering", "reunite", 0),
+        (30, "end", 3, "ifa_spot", "reunite", -1),
+        (30, "place", 3, "inhouse_fostering", "reunite", 0),
+        (30, "reunite", 2, "inhouse_fostering", "household", 0),
+    ] + head[-1:]
+
+
+def test_a_later_sibling_joins_its_siblings_household_or_kinship_carer():
+    """Household 0 is approved for 2 with the sibling skill and takes one placement. Child 0 enters on
+    day 1 and is placed there; child 1, its sibling, enters on day 40 and joins it (reason 'sibling',
+    same household, same placement: no second placement is needed). Child 2 enters on day 50 with no
+    sibling and finds the household full (one placement): IFA spot. With kinship, child 0 lives with kin
+    and child 1 joins the kinship carer."""
+    s = tiny({"carers.households": 1, "carers.approval_shares": [0.0, 1.0, 0.0, 0.0], "carers.sibling_skill": 1.0,
+              "carers.complex_skill": 1.0, "carers.max_placements": 1})
+    cohort = Cohort.scripted(entry_day=[1, 40, 50], age_days=[3000] * 3, exit_day=[INF] * 3, sibling_of=[-1, 0, -1])
+    assert _events(s, cohort) == [
+        (0, "carer_join", -1, "siblings+complex", "initial", 0),
+        (1, "enter", 0, "", "entry", -1),
+        (1, "place", 0, "inhouse_fostering", "entry", 0),
+        (40, "enter", 1, "", "entry", -1),
+        (40, "sibling_enter", 1, "", "later", -1),
+        (40, "place", 1, "inhouse_fostering", "sibling", 0),
+        (50, "enter", 2, "", "entry", -1),
+        (50, "search", 2, "ifa_spot", "found", -1),
+        (50, "place", 2, "ifa_spot", "entry", -1),
+    ]
+    kin = s.replace({"kinship.enabled": True, "policy.rules": [{"order": ["kinship", "inhouse_fostering", "ifa_spot"]}]})
+    cohort = Cohort.scripted(entry_day=[1, 40], age_days=[3000] * 2, exit_day=[INF] * 2, sibling_of=[-1, 0], kin=[True, False])
+    assert _events(kin, cohort) == [
+        (0, "carer_join", -1, "siblings+complex", "initial", 0),
+        (1, "enter", 0, "", "entry", -1),
+        (1, "place", 0, "kinship", "entry", -1),
+        (40, "enter", 1, "", "entry", -1),
+        (40, "sibling_enter", 1, "", "later", -1),
+        (40, "place", 1, "kinship", "sibling", -1),
+    ]
