@@ -538,7 +538,8 @@ def _appraisal_summary(w: pd.DataFrame, phase_titles: dict[str, str]) -> list[st
             if wa and not pd.isna(wr):
                 ratio = wr / wa
                 what = "the days children wait for a suitable placement"
-                phrase = (f"halves {what}" if 0.4 <= ratio <= 0.6 else f"doubles {what}" if 1.8 <= ratio <= 2.2 else
+                phrase = (f"leaves {what} about the same" if abs(ratio - 1) < 0.02 else
+                          f"halves {what}" if 0.4 <= ratio <= 0.6 else f"doubles {what}" if 1.8 <= ratio <= 2.2 else
                           f"cuts {what} by {100 * (1 - ratio):.0f}%" if ratio < 1 else f"raises {what} by {100 * (ratio - 1):.0f}%")
                 text += f" It {phrase} ({wr:,.0f} a year against {wa:,.0f} under A)."
         p = r.get("block_under_min.probability", np.nan)
