@@ -119,35 +119,40 @@ class CarerService:
         h.children.remove(child)
         self.register.add(h)
         if broke_down and h.alive and self.t.enabled and self.t.after_breakdown_days > 0:
-            already_raised = self.m.env.now < h.raised_until
-            h.raised_until = self.m.env.now + self.t.after_breakdown_days
-            if not already_raised:
-                # when already raised, the pending outcome stays valid: the hazard until it is
-                # unchanged, and a window-end outcome redraws at the then-current hazard
+            now = self.m.env.now
+            window_end = h.raised_until
+            h.raised_until = now + self.t.after_breakdown_days
+            if now >= window_end or h.due > window_end:
+                # the pending outcome assumed the base hazard from now or after the old window: redraw
+                # from now (exact: the hazard is piecewise constant and the exponential memoryless).
+                # An outcome inside a window still running stays valid, the hazard up to it unchanged.
                 self._schedule_turnover(h)
 
     # ------------------------------------------------------------------ turnover
     def _schedule_turnover(self, h: Household) -> None:
+        """Draw the household's next turnover outcome: leaving at the raised hazard until the
+        window after a breakdown ends, then at the base hazard; or retiring, if that comes first."""
         if not self.t.enabled:
             return
         h.token += 1
         now = self.m.env.now
-        raised = now < h.raised_until
-        rate = self.base_rate * (self.t.after_breakdown_multiplier if raised else 1.0)
-        wait = -math.log1p(-self._uniform(h)) / rate if rate > 0 else math.inf
-        retire_in = h.retire_day - now
-        if raised and wait > h.raised_until - now and h.raised_until - now < retire_in:
-            self.m.at(h.raised_until - now, self._rescheduled, h, h.token)
-        elif retire_in <= wait:
-            self.m.at(max(retire_in, 0.0), self._leave, h, h.token, "retired")
+        window = h.raised_until - now
+        if window > 0:
+            rate = self.base_rate * self.t.after_breakdown_multiplier
+            wait = -math.log1p(-self._uniform(h)) / rate if rate > 0 else math.inf
+            if wait > window:  # survived the window: a fresh exponential at the base hazard after it
+                wait = window + (-math.log1p(-self._uniform(h)) / self.base_rate if self.base_rate > 0 else math.inf)
+        else:
+            wait = -math.log1p(-self._uniform(h)) / self.base_rate if self.base_rate > 0 else math.inf
+        retire_in = max(h.retire_day - now, 0.0)
+        if retire_in <= wait:
+            h.due = now + retire_in
+            self.m.at(retire_in, self._leave, h, h.token, "retired")
         else:
             ifa_share = self.t.to_ifa_rate(self.r.fee_uplift) / (self.base_rate * DAYS_PER_YEAR) if self.base_rate > 0 else 0.0
             route = "to_ifa" if self._uniform(h) < ifa_share else "deregistered"
+            h.due = now + wait
             self.m.at(wait, self._leave, h, h.token, route)
-
-    def _rescheduled(self, h: Household, token: int) -> None:
-        if h.alive and h.token == token:
-            self._schedule_turnover(h)
 
     def _leave(self, h: Household, token: int, route: str) -> None:
         if not h.alive or h.token != token:

@@ -19,7 +19,7 @@ NEEDS_COMPLEX_SKILL = (2, 3)  # need bands "high" and "complex"
 
 class Household:
     __slots__ = ("id", "places", "free", "groups", "sibling", "complex", "out_of_area", "children",
-                 "token", "alive", "raised_until", "retire_day", "draws", "used", "extra", "units")
+                 "token", "alive", "raised_until", "retire_day", "draws", "used", "extra", "units", "due")
 
     def __init__(self, hid: int, places: int, sibling: bool, complex_: bool, out_of_area: bool, retire_day: float, draws):
         self.id = hid
@@ -34,6 +34,7 @@ class Household:
         self.token = 0  # bumps when the pending turnover outcome is rescheduled
         self.alive = True
         self.raised_until = -1.0
+        self.due = float("inf")  # day of the pending turnover outcome
         self.retire_day = retire_day
         self.draws = draws  # pre-drawn uniforms for turnover outcomes
         self.used = 0
