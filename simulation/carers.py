@@ -14,6 +14,8 @@ longest, so finding a home never scans all carers.
 
 from __future__ import annotations
 
+from collections import deque
+
 NEEDS_COMPLEX_SKILL = (2, 3)  # need bands "high" and "complex"
 
 
@@ -93,3 +95,28 @@ class Register:
 
     def vacancies(self) -> int:
         return sum(len(b) for b in self.buckets.values())
+
+
+class HouseholdQueue:
+    """Children and sibling groups waiting for an in-house household, first come first served.
+
+    Waiters are kept in separate FIFO queues by what they need of a household (children
+    placed together, need band), so a household that frees up looks only at the queues it
+    could serve and takes the longest-waiting head among them, instead of passing over
+    everyone it cannot take: the cost of a vacancy does not grow with the waiting list.
+    """
+
+    def __init__(self, mismatch_needs: set[int]):
+        self.mismatch_needs = mismatch_needs
+        self.queues: dict[tuple[int, int], deque] = {(size, need): deque() for size in range(1, 5) for need in range(4)}
+        self.seq = 0
+
+    def push(self, item, token: int, size: int, need: int) -> None:
+        self.seq += 1
+        self.queues[(min(size, 4), need)].append((self.seq, item, token))
+
+    def servable(self, h: Household) -> list[deque]:
+        """The non-empty queues whose waiters ``h`` has the room and the skills for."""
+        return [q for (size, need), q in self.queues.items()
+                if q and size <= h.free and (size == 1 or h.sibling)
+                and (need not in NEEDS_COMPLEX_SKILL or h.complex or need in self.mismatch_needs)]

@@ -82,6 +82,8 @@ class SiblingGroups:
         m = self.m
         youngest = min(m.age_band_of(c) for c in g.members)  # young siblings are never placed in residential care
         g.order = tuple(o for o in m.orders[youngest][g.need] if m.pool[o] != "supported")
+        if m.stock_pool is not None and m.stock_pool[g.id] >= 0:  # a stock group tries its first child's drawn pool first
+            g.order = m.stock_first(g.lead, g.order)
         g.ptr = 0
         self._walk(g)
 
@@ -157,7 +159,9 @@ class SiblingGroups:
             c.wait_token += 1
             m._emit("wait_start", c.id, "", g.reason)
         for o in g.order:
-            if m.kind[o] in ("inhouse", "block") and self._accepted(g, o):
+            if o == m.ih and m.carers is not None:
+                m.household_queue.push(g, g.token, len(g), g.need)
+            elif m.kind[o] in ("inhouse", "block") and self._accepted(g, o):
                 m.queues[o].append((g, g.token))
         m.at(self.split_days, self._split, g, g.token)
 

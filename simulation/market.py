@@ -22,10 +22,11 @@ import simpy
 from simpy.core import NORMAL
 from simpy.events import Event
 
-from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, age_band
+from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, age_band
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
 from simulation.carer_service import CarerService
+from simulation.carers import HouseholdQueue
 from simulation.groups import Group, SiblingGroups
 from simulation.transitions import Transitions
 from simulation.log import EventLog
@@ -48,6 +49,14 @@ class _Outcome(Event):
 
 def _fire(event: _Outcome) -> None:
     event.fn(*event.args)
+
+
+def _stale(entry: tuple) -> bool:
+    """A household queue entry whose child or group no longer waits for it."""
+    _, item, token = entry
+    if isinstance(item, Group):
+        return not (item.waiting and item.token == token)
+    return not (item.waiting and item.wait_token == token) or item.group is not None
 
 
 class Child:
@@ -112,6 +121,7 @@ class Market:
             self.open[idx[opt]] = True
         self.ih = idx["inhouse_fostering"]
         self.carers = CarerService(self) if scenario.carers.enabled else None
+        self.household_queue = HouseholdQueue(self.carers.register.mismatch_needs) if self.carers is not None else None
         self.groups = SiblingGroups(self) if scenario.siblings.enabled else None
         self.transitions = Transitions(self)
         for m in MARKETS:
@@ -138,6 +148,8 @@ class Market:
         self.early_rate_factor = hazards.early_multiplier
         rules = [[tuple(idx[o] for o in scenario.policy.order_for(a, n)) for n in NEED_BANDS] for a in AGE_BANDS]
         self.orders = rules
+        # drawn pools of the initial stock (entries.initial_pool_shares); None when not set
+        self.stock_pool = cohort.stock_pool.tolist() if (cohort.stock_pool >= 0).any() else None
 
     # ------------------------------------------------------------------ helpers
     def _emit(self, kind: str, child: int, option: str = "", reason: str = "", value: float = 0.0, carer: int = -1) -> None:
@@ -251,10 +263,24 @@ class Market:
             if not self.groups.join(c, first):
                 self.search(c, "entry")
                 self.groups.later_apart(first)
+        elif self.stock_pool is not None and self.stock_pool[cid] >= 0:
+            c.order = self.stock_first(c, self.orders[age_band(c.age0)][c.need])
+            c.ptr = 0
+            self._walk(c)
         else:
             self.search(c, "entry")
         if cid in self.exit_before_entry:
             self.leave_care(c)
+
+    def stock_first(self, c: Child, order: tuple[int, ...]) -> tuple[int, ...]:
+        """``order`` with the options of a stock child's drawn pool first (``entries.initial_pool_shares``),
+        so the stock starts in the observed mix where there is room; the rest of the order is the fallback.
+        A child drawn into kinship has a connected carer, whatever its own kin draw said."""
+        pool = POOLS[self.stock_pool[c.id]]
+        first = tuple(o for o in order if self.pool[o] == pool)
+        if pool == "kinship" and first:
+            c.kin = True
+        return first + tuple(o for o in order if self.pool[o] != pool)
 
     def search(self, c: Child, reason: str) -> None:
         """Find a placement for an unplaced child, walking its placement order from the top."""
@@ -311,7 +337,9 @@ class Market:
 
     def _enqueue(self, c: Child, order: tuple[int, ...]) -> None:
         for o in order:
-            if self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
+            if o == self.ih and self.carers is not None:
+                self.household_queue.push(c, c.wait_token, 1, c.need)
+            elif self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
                 self.queues[o].append((c, c.wait_token))
 
     def _retry(self, c: Child, token: int) -> None:
@@ -420,22 +448,25 @@ class Market:
         q.extendleft(reversed(kept))
 
     def household_vacant(self, h) -> None:
-        """Offer a household's free place to the longest-waiting child it can take."""
-        q = self.queues[self.ih]
-        kept = []
-        while q and h.alive and h.free > 0:
-            c, token = q.popleft()
-            if isinstance(c, Group):
-                if c.waiting and c.token == token and not self.groups.offer(c, token, self.ih, household=h):
-                    kept.append((c, token))
-                continue
-            if not (c.waiting and c.wait_token == token) or c.group is not None:
-                continue
-            if self.carers.fits(h, 1, c.need):
-                self.place(c, self.ih, "vacancy", household=h)
-            else:
-                kept.append((c, token))
-        q.extendleft(reversed(kept))
+        """Offer a household's free places to the longest-waiting children and groups it can take."""
+        wq, limit = self.household_queue, self.carers.c.max_placements
+        while h.alive and h.free > 0 and h.groups < limit:
+            best = None
+            for q in wq.servable(h):
+                while q and _stale(q[0]):
+                    q.popleft()
+                if q and (best is None or q[0][0] < best[0][0]):
+                    best = q
+            if best is None:
+                break
+            _, item, token = best.popleft()
+            if isinstance(item, Group):
+                if not self.groups.offer(item, token, self.ih, household=h):
+                    wq.push(item, token, len(item), item.need)
+            elif self.carers.fits(h, 1, item.need):
+                self.place(item, self.ih, "vacancy", household=h)
+            else:  # its need changed while it waited: queue it for what it needs now
+                wq.push(item, token, 1, item.need)
         if self.groups is not None and self.groups.reunites and h.alive and h.sibling and h.free >= 2:
             self.groups.reunite(h)
 
