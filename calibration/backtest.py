@@ -1,8 +1,9 @@
 """Backtest: start a scenario from an observed stock, simulate forward, compare with what happened.
 
 The scenario starts from the children in care on an early return's 31 March (their number and
-ages), with its entry rate carried to that date by its own trend. The model places that whole stock
-on the first day, so every placement starts new; the first simulated year lets placements settle
+ages, and, when the scenario sets ``entries.initial_pool_shares``, their mix across pools), with its
+entry rate carried to that date by its own trend. The model places that whole stock on the first
+day, so every placement starts new; the first simulated year lets placements settle
 and is not scored. From the second year to the last return, each replication is turned into 903
 returns in memory (:func:`calibration.export.run_episodes`) and measured exactly like the data
 (:mod:`calibration.measures`): the observed value is compared with the simulated median and 90%
@@ -23,7 +24,7 @@ from calibration.estimate import band_of
 from calibration.export import run_episodes
 from calibration.measures import in_care_on, yearly
 from calibration.read903 import DataError, return_end, to_date
-from models.catalogue import AGE_BANDS, DAYS_PER_YEAR
+from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, POOLS
 from models.scenario import Scenario
 from simulation.engine import simulate
 
@@ -48,6 +49,22 @@ def rounded_shares(values, digits: int = 4) -> tuple[float, ...]:
     return tuple(float(round(x, digits)) for x in v)
 
 
+def stock_pool_shares(stock: dict[str, int]) -> tuple[float, ...] | None:
+    """Shares of a stock by pool over :data:`POOLS` (the ``other`` pool left out and the rest
+    renormalised), rounded to add up to 1; None when no child is in a modelled pool."""
+    counts = np.array([stock.get(p, 0) for p in POOLS], dtype=float)
+    if counts.sum() == 0:
+        return None
+    return rounded_shares(counts / counts.sum())
+
+
+def stock_by_pool(eps: Episodes, day: int) -> dict[str, int]:
+    """Children in care on ``day`` by the pool of the episode they are in (``other`` included)."""
+    t = eps.table
+    pool = t.pool.to_numpy()[in_care_on(t, day)]
+    return {p: int((pool == p).sum()) for p in POOLS + ("other",)}
+
+
 def starting_from(scenario: Scenario, eps: Episodes, stock_year: int, last_year: int) -> Scenario:
     """``scenario`` started from the stock at 31 March ``stock_year``, with one settling year, to ``last_year``."""
     d0 = return_end(stock_year)
@@ -55,10 +72,14 @@ def starting_from(scenario: Scenario, eps: Episodes, stock_year: int, last_year:
     start = to_date(return_end(stock_year + 1) + 1)
     shift = (start - scenario.run.start_date).days / DAYS_PER_YEAR
     rate = scenario.entries.rate_per_year * (1.0 + scenario.entries.trend) ** shift
-    return scenario.replace({
+    changes = {
         "run.start_date": start, "run.warmup_years": 1, "run.years": last_year - stock_year,
         "entries.initial_children": n, "entries.initial_age_shares": list(ages), "entries.rate_per_year": float(rate),
-    })
+    }
+    if scenario.entries.initial_pool_shares is not None:  # a scenario started in an observed mix starts in this one
+        pools = stock_pool_shares(stock_by_pool(eps, d0))
+        changes["entries.initial_pool_shares"] = list(pools) if pools is not None else None
+    return scenario.replace(changes)
 
 
 def simulated_histories(scenario: Scenario, eps: Episodes, stock_year: int, replications: int,

@@ -10,6 +10,7 @@ entries.age_shares                 ages at entry
 entries.uasc_share_by_age          UASC share of entrants (header UASC column) over the share entering alone
 entries.initial_children,          the children in care at the last return, and their ages
 initial_age_shares
+entries.initial_pool_shares        their placements by pool at the last return ("other" left out, shares renormalised)
 exits.return_home, adoption,       exit hazards by age band (events over time at risk)
 special_guardianship, other
 kinship.probability_by_age         share of non-UASC entrants whose first placement is with kin
@@ -27,10 +28,10 @@ import re
 
 import numpy as np
 
-from calibration.backtest import rounded_shares, simulated_histories
+from calibration.backtest import rounded_shares, simulated_histories, stock_pool_shares
 from calibration.clean import Episodes
 from calibration.codes import CodeMap
-from calibration.estimate import Estimate, Estimates, move_rates
+from calibration.estimate import Estimate, Estimates, move_rates, share
 from calibration.read903 import return_end, to_date
 from models.catalogue import AGE_BANDS, EXIT_ROUTES, POOLS
 from models.scenario import Scenario
@@ -82,6 +83,14 @@ def fit(est: Estimates, base: Scenario, eps: Episodes, codes: CodeMap | None = N
     pools = ", ".join(f"{p} {n}" for p, n in est.stock.items() if p != "all")
     notes["entries.initial_children"] = f"children in care at 31 March {est.years[-1]} ({span}); by pool: {pools}"
     notes["entries.initial_age_shares"] = f"ages of the children in care at 31 March {est.years[-1]} ({span})"
+    pool_shares = stock_pool_shares(est.stock)
+    if pool_shares is not None:
+        changes["entries.initial_pool_shares"] = list(pool_shares)
+        modelled = sum(est.stock[p] for p in POOLS)
+        notes["entries.initial_pool_shares"] = (f"estimated ({span}): placements of the {modelled} children in care at 31 March "
+                                                f"{est.years[-1]} in a modelled pool ({est.stock.get('other', 0)} elsewhere left out), "
+                                                f"95% intervals: " + "; ".join(f"{p}: {e.text(3)}" for p, e in
+                                                                               zip(POOLS, _stock_share_intervals(est.stock))))
 
     for route in EXIT_ROUTES:
         es = est.exit_hazards[route]
@@ -111,6 +120,12 @@ def fit(est: Estimates, base: Scenario, eps: Episodes, codes: CodeMap | None = N
                                         f"unplanned endings match the observed {_interval(r)} a placement-year "
                                         f"({int(r.n)} endings, 95% interval, clustered by child; REASON_PLACE_CHANGE in {', '.join(codes.unplanned)})")
     return scenario.replace(name=f"{base.name}, calibrated to {span}"), notes
+
+
+def _stock_share_intervals(stock: dict[str, int]) -> list[Estimate]:
+    """Wilson intervals of each pool's share of the stock in modelled pools."""
+    total = float(sum(stock.get(p, 0) for p in POOLS))
+    return [share(float(stock.get(p, 0)), total) for p in POOLS]
 
 
 def _refine(scenario: Scenario, est: Estimates, eps: Episodes, codes: CodeMap, replications: int, rounds: int) -> Scenario:

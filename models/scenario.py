@@ -64,11 +64,23 @@ class Entries:
     initial_age_shares: tuple[float, ...] = param(
         (0.05, 0.14, 0.18, 0.38, 0.25), f"age of the initial stock, {_BANDS5}", NATIONAL + ": children in care at 31 March by age",
         ge=0.0, le=1.0, length=5)
+    initial_pool_shares: tuple[float, ...] | None = param(
+        None, f"placement mix of the initial stock, one share per pool {list(POOLS)}: each child of the stock first tries"
+        " its drawn pool's options in its policy order (kinship whether or not a connected carer was drawn) and falls"
+        " back to the whole order if none has room. Not set or empty: the stock is placed by the policy like any child",
+        "children in care at 31 March by placement (a calibrated scenario sets it from the last return)", ge=0.0, le=1.0)
 
     def __post_init__(self) -> None:
         _shares(self.age_shares, "entries.age_shares")
         _shares(self.need_shares, "entries.need_shares")
         _shares(self.initial_age_shares, "entries.initial_age_shares")
+        if self.initial_pool_shares is not None and len(self.initial_pool_shares) == 0:
+            object.__setattr__(self, "initial_pool_shares", None)  # an empty list means not set
+        if self.initial_pool_shares is not None:
+            if len(self.initial_pool_shares) != len(POOLS):
+                raise ScenarioError("entries.initial_pool_shares",
+                                    f"expected {len(POOLS)} values (one per pool {list(POOLS)}), got {len(self.initial_pool_shares)}")
+            _shares(self.initial_pool_shares, "entries.initial_pool_shares")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class Cohort:
     group: np.ndarray  # index of the group's first child (the child's own index when entering alone)
     group_size: np.ndarray  # children in the child's group (1 when alone)
     sibling_of: np.ndarray  # for a child entering after a sibling: the first child of its family; else -1
+    stock_pool: np.ndarray  # for a stock child with entries.initial_pool_shares set: its drawn pool (index into POOLS); else -1
 
     def __len__(self) -> int:
         return len(self.entry_day)
@@ -60,12 +61,13 @@ class Cohort:
     @classmethod
     def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
                  move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None, review_u=None,
-                 sibling_of=None) -> "Cohort":
+                 sibling_of=None, stock_pool=None) -> "Cohort":
         """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed).
 
         ``group`` gives each child's group as the index of its first child; members must be
         consecutive and share an entry day. ``sibling_of`` marks a child entering after a sibling
-        with the first child of its family (-1: none)."""
+        with the first child of its family (-1: none). ``stock_pool`` gives a stock child the pool
+        (index into POOLS) it tries first (-1: the policy's order)."""
         n = len(entry_day)
         full = lambda v, default, dtype: np.asarray(v if v is not None else [default] * n, dtype=dtype)  # noqa: E731
 
@@ -89,7 +91,7 @@ class Cohort:
             search_u=reservoir(search_u, 0.0), ooa_u=reservoir(ooa_u, 1.0), review_u=scripted_reviews,
             group=np.arange(n) if group is None else np.asarray(group, dtype=np.int64),
             group_size=np.ones(n, dtype=np.int64) if group is None else np.bincount(group, minlength=n)[np.asarray(group)],
-            sibling_of=full(sibling_of, -1, np.int64),
+            sibling_of=full(sibling_of, -1, np.int64), stock_pool=full(stock_pool, -1, np.int64),
         )
 
 
@@ -209,8 +211,21 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
         move_on_day=np.where(move, entry + move_age - age, np.nan),
         breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
         review_u=review if review is not None else np.ones((n, RESERVOIR)), group=group, group_size=size,
-        sibling_of=sibling_of,
+        sibling_of=sibling_of, stock_pool=np.full(n, -1, dtype=np.int64),
     )
+
+
+def stock_pools(scenario: Scenario, streams: Streams, n: int) -> np.ndarray:
+    """Each stock child's pool (index into POOLS) drawn from ``entries.initial_pool_shares``, or -1
+    for all when the key is not set. The draws come from their own stream, keyed by the child's
+    index, so setting the key changes no other draw."""
+    shares = scenario.entries.initial_pool_shares
+    if shares is None:
+        return np.full(n, -1, dtype=np.int64)
+    u = _uniform_rows(streams, "stock-pool", n, 1)[:, 0]
+    cum = np.cumsum(shares)
+    last = int(np.flatnonzero(np.asarray(shares) > 0)[-1])  # rounding never lands a child in an empty pool
+    return np.minimum((u[:, None] >= cum[None, :]).sum(axis=1), last).astype(np.int64)
 
 
 def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> Cohort:
@@ -218,6 +233,7 @@ def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: fl
     n0 = scenario.entries.initial_children
     stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True,
                            review=_uniform_rows(streams, "stock-review", n0, RESERVOIR))
+    stock.stock_pool = stock_pools(scenario, streams, n0)
     days, first, sibling_of = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset), horizon)
     new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first,
                          review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR), sibling_of=sibling_of)
