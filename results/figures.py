@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from models.catalogue import POOL_LABELS, POOLS  # noqa: E402
+from results.figure_style import save  # noqa: E402
 from results.palette import BLUE, GREEN, ORANGE, POOL_COLOURS, VERMILION  # noqa: E402
 
 
@@ -38,11 +39,7 @@ def children_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path
     ax.set_ylabel("Children")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path, legend_beside=ax)
 
 
 def spend_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
@@ -60,11 +57,7 @@ def spend_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
     ax.set_xlabel("Year starting")
     ax.set_ylabel("£ million per year")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path, legend_beside=ax)
 
 
 def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
@@ -92,10 +85,7 @@ def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
     ax2.set_ylabel("Households per year")
     ax2.grid(alpha=0.3, axis="y")
     ax2.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def siblings_together(metrics: pd.DataFrame, path: Path) -> Path:
@@ -112,11 +102,7 @@ def siblings_together(metrics: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("% of sibling groups")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path, legend_beside=ax)
 
 
 def step_flows(metrics: pd.DataFrame, path: Path) -> Path:
@@ -145,10 +131,7 @@ def step_flows(metrics: pd.DataFrame, path: Path) -> Path:
     ax2.set_ylim(bottom=0)
     ax2.grid(alpha=0.3)
     ax2.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def write_figures(metrics: pd.DataFrame, out: Path) -> list[Path]:

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from results.figure_style import save  # noqa: E402
 from results.palette import BLACK, BLUE, FAN, GREY, ORANGE, SEQUENTIAL, VERMILION  # noqa: E402
 from results.risk import MEASURES, Register, short_names  # noqa: E402
 MAX_FANS = 12
@@ -71,10 +72,7 @@ def heatmap(reg: Register, measure: str, statistic: str, path: Path) -> Path | N
     bar.set_label(f"{statistic.upper()}, {_scale_name(measure)}")
     names = short_names([fx, fy])
     ax.set_title(f"{_axis_label(measure, statistic)},\nacross replications, by {names[fx]} and {names[fy]}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def factor_label(key: str) -> str:
@@ -137,11 +135,7 @@ def frontier(reg: Register, path: Path) -> Path:
     ax.set_ylabel(_axis_label(my, sy))
     ax.set_title("Stability-spend frontier: lower is better on both axes")
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path, legend_beside=ax)
 
 
 def fan_chart(reg: Register, path: Path) -> Path | None:

@@ -30,7 +30,11 @@ def tiny(changes: dict) -> Scenario:
 
 
 def log(s: Scenario) -> list[tuple]:
-    cohort = Cohort.scripted(entry_day=[5, 5], age_days=[3000, 1500], exit_day=[INF, INF], group=[0, 0])
+    return _events(s, Cohort.scripted(entry_day=[5, 5], age_days=[3000, 1500], exit_day=[INF, INF], group=[0, 0]))
+
+
+def _events(s: Scenario, cohort: Cohort) -> list[tuple]:
+    """The log as (day, event, child, option, reason, carer) tuples."""
     ev = simulate(s, 0, cohort=cohort).events
     return [(d, e, c, o, r, k) for d, e, c, o, r, k in
             zip(ev.day, ev.event.astype(str), ev.child, ev.option.astype(str), ev.reason.astype(str), ev.carer)]
@@ -143,12 +147,6 @@ def test_fewer_large_households_place_fewer_groups_together():
     for hi, lo in ((0, 1), (1, 2)):
         d = shares[hi] - shares[lo]
         assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(reps), (shares.mean(axis=1), d)
-
-
-def _events(s: Scenario, cohort: Cohort) -> list[tuple]:
-    ev = simulate(s, 0, cohort=cohort).events
-    return [(d, e, c, o, r, k) for d, e, c, o, r, k in
-            zip(ev.day, ev.event.astype(str), ev.child, ev.option.astype(str), ev.reason.astype(str), ev.carer)]
 
 
 def _split_then_free(reunite: bool) -> list[tuple]:
