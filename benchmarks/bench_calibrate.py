@@ -30,7 +30,7 @@ def authority() -> Scenario:
     s = Scenario.default()
     e, ih = s.entries, s.inhouse
     return s.replace({
-        "run.years": 6, "carers.enabled": False,
+        "run.years": 6, "carers.enabled": False, "ifa_carers.enabled": False,
         "entries.rate_per_year": e.rate_per_year * FACTOR, "entries.initial_children": int(e.initial_children * FACTOR),
         "inhouse.fostering.places": int(ih.fostering.places * FACTOR), "inhouse.residential.places": int(ih.residential.places * FACTOR),
         "inhouse.supported.places": int(ih.supported.places * FACTOR),

@@ -30,6 +30,8 @@ class Carers:
         SEED + " 4.2.4: 178 places in 103 households (1.73 each)", ge=0.0, le=1.0, length=4)
     sibling_skill: float = probability(0.35, "share of households approved and able to take a sibling group", SEED + " 5.3.2: too few households for sibling groups")
     complex_skill: float = probability(0.3, "share of households able to care for high or complex needs", SEED + " 6.2: grow carers for complex needs")
+    parent_child_skill: float = probability(0.05, "share of households approved for parent-and-child placements (see [parent_child])",
+                                            SEED + " 8: lack of availability of parent & child carers; assumption, to be calibrated")
     out_of_area: float = probability(0.05, "share of in-house households living out of area", ASSUMED)
     max_placements: int = param(2, "separate placements (unrelated children or sibling groups) a household takes at once",
                                 ASSUMED + "; seed 002 8: better matching keeps carers occupied", ge=1, le=4)
@@ -88,3 +90,41 @@ class Turnover:
 
     def to_ifa_rate(self, fee_uplift: float) -> float:
         return max(0.0, self.fee_gap - fee_uplift) * self.to_ifa_per_gap
+
+
+@dataclass(frozen=True)
+class IfaCarers:
+    """IFA fostering capacity made of the agencies' carer households (off: an IFA spot search is a
+    plain draw against ``spot.ifa.tightness``, as if the sector had room for every child).
+
+    These are the households, across the agencies the council buys from, that take its children.
+    A spot search looks for one with room and the skills the child needs; if there is one, the
+    agency still declines the referral with probability ``spot.ifa.tightness`` (another council's
+    child, a poor match). The sector recruits new households at its own rate, and in-house carers
+    who leave for an IFA (``turnover.to_ifa_per_gap``) join this pool. Block places
+    (``contracts.ifa``) are the provider's guarantee and are not drawn from these households.
+    """
+
+    enabled: bool = param(True, "IFA spot placements are made with IFA carer households that have room and the skills")
+    households: int = param(70, "IFA households taking the council's children when the warm-up starts",
+                            ASSUMED + "; " + SEED + " 4.2.4: 19 agencies on the DPS; sized so the ~70 IFA placements of the"
+                            " default fill about two thirds of the approved places (seed 003: the IFA sector appears to be reaching capacity)", ge=0)
+    approval_shares: tuple[float, ...] = param(
+        (0.47, 0.37, 0.13, 0.03), "share of households approved for 1, 2, 3 and 4 children",
+        "as in-house: " + SEED + " 4.2.4", ge=0.0, le=1.0, length=4)
+    sibling_skill: float = probability(0.6, "share of households approved and able to take a sibling group",
+                                       SEED + " 5.3.1: more sibling groups are placed with IFAs, and for longer")
+    complex_skill: float = probability(0.4, "share of households able to care for high or complex needs",
+                                       SEED + " 3.2: IFA usage grows for young people with complex needs")
+    parent_child_skill: float = probability(0.1, "share of households approved for parent-and-child placements", ASSUMED)
+    out_of_area: float = probability(0.4, "share of the households living out of area", SEED + " 4.2.4: IFA placements are often out of area")
+    max_placements: int = param(2, "separate placements (unrelated children or sibling groups) a household takes at once", ASSUMED, ge=1, le=4)
+    deregistration: float = param(0.09, "yearly hazard of a household leaving for any reason but retirement (at turnover.retirement_age, on top)",
+                                  OFSTED + ": 12.8% a year in all; as for in-house households, part of it is retirement", ge=0.0, le=10.0, unit="per year")
+    approvals_per_year: float = param(6.5, "new households a year recruited by the agencies and taking the council's children",
+                                      ASSUMED + ": with the in-house carers moving across, keeps the pool roughly level", ge=0.0, unit="per year")
+    from_inhouse: float = probability(1.0, "share of in-house carers leaving for an IFA who go on taking the council's children through their agency", ASSUMED)
+
+    def __post_init__(self) -> None:
+        if not math.isclose(sum(self.approval_shares), 1.0, abs_tol=1e-6):
+            raise ScenarioError("approval_shares", f"shares must add up to 1, got {sum(self.approval_shares):g}")

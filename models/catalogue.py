@@ -43,6 +43,9 @@ INHOUSE: dict[str, str] = {"fostering": "inhouse_fostering", "residential": "res
 BLOCKS: dict[str, str] = {m: f"{m}_block" for m in MARKETS}
 SPOTS: dict[str, str] = {m: f"{m}_spot" for m in MARKETS}
 
+#: carer household numbers at and above this belong to IFA households (below: in-house)
+IFA_BASE = 1_000_000
+
 EXIT_ROUTES: tuple[str, ...] = ("return_home", "adoption", "special_guardianship", "other")
 DAYS_PER_YEAR = 365.0
 DAYS_PER_WEEK = 7.0

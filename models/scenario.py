@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS
-from models.carers import Carers, Recruitment, Turnover
+from models.carers import Carers, IfaCarers, Recruitment, Turnover
 from models.siblings import Siblings
-from models.transitions import Escalation, Reviews, StayingPut, StepDown
+from models.transitions import Escalation, ParentChild, Reviews, StayingPut, StepDown
 from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
 
 SEED = "seed 002 (options appraisal)"
@@ -147,7 +147,9 @@ class SpotMarket:
 @dataclass(frozen=True)
 class Spot:
     ifa: SpotMarket = section(lambda: SpotMarket(weekly_price=825.0, tightness=0.2, search_days=0.0, out_of_area=0.4),
-        "IFA framework / DPS: GBP 825/week (" + SEED + " 9.1); seed 003: the IFA sector 'appears to be reaching capacity'")
+        "IFA framework / DPS: GBP 825/week (" + SEED + " 9.1); seed 003: the IFA sector 'appears to be reaching capacity'."
+        " With [ifa_carers] on (the default) a search needs an IFA household with room and the skills, tightness is the"
+        " chance the agency still declines, and out_of_area is the household's (ifa_carers.out_of_area)")
     residential: SpotMarket = section(lambda: SpotMarket(weekly_price=3256.0, tightness=0.1, search_days=2.0, out_of_area=1.0),
         "spot residential: GBP 3,256/week (" + SEED + " 9.1, Aug 2018); out of area by default")
     supported: SpotMarket = section(lambda: SpotMarket(weekly_price=760.0, tightness=0.05, search_days=0.0, out_of_area=0.2),
@@ -311,6 +313,8 @@ class Scenario:
     recruitment: Recruitment = section(Recruitment, "recruiting in-house carers: enquiries, applications, assessment, approval")
     siblings: Siblings = section(Siblings, "sibling groups entering care together, kept together where a placement allows")
     turnover: Turnover = section(Turnover, "in-house carers leaving: deregistration, after breakdowns, retirement, moving to IFAs")
+    ifa_carers: IfaCarers = section(IfaCarers, "IFA carer households: the capacity behind IFA spot placements")
+    parent_child: ParentChild = section(ParentChild, "babies entering care with a parent: parent-and-child placements")
     spot: Spot = section(Spot, "spot markets: pay per use, no guarantee of a place")
     contracts: Contracts = section(Contracts, "block contracts: reserved places at a lower price, with a retainer for empty places")
     breakdowns: Breakdowns = section(Breakdowns, "unplanned placement endings")

@@ -48,3 +48,22 @@ class StayingPut:
                                      "DfE care leavers statistics: about a third of 18-year-olds in foster care stay put; " + ASSUMED)
     until_age: float = param(21.0, "age at which staying put ends", "Children and Families Act 2014: up to 21", ge=18.0, le=25.0, unit="years")
     weekly_cost: float = param(300.0, "weekly cost of a staying-put arrangement to the council", ASSUMED, ge=0.0, unit="GBP/week")
+
+
+@dataclass(frozen=True)
+class ParentChild:
+    """Babies entering care with a parent, for a parent-and-child assessment placement.
+
+    Such a baby needs, in foster care, a household with the parent-and-child skill
+    (``carers.parent_child_skill``, ``ifa_carers.parent_child_skill``) that has nobody else
+    placed, and it takes that household whole. Kinship, block and residential places (a
+    residential family unit) take it as any child. When the assessment ends the parent
+    leaves: a baby still with a parent-and-child carer moves (reason ``assessment_end``)
+    and from then on is placed as any child.
+    """
+
+    enabled: bool = param(True, "some babies enter care with a parent and need a parent-and-child placement")
+    share: float = probability(0.08, "share of babies (under 1) entering care alone who enter with a parent",
+                               "seed 002 5.3 and 8: parent & child placements are low-incidence, high-cost, and short of carers; " + ASSUMED)
+    assessment_days: float = param(84.0, "length of the parent-and-child assessment", "the usual 12-week parenting assessment; " + ASSUMED,
+                                   gt=0.0, le=3650.0, unit="days")

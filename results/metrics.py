@@ -40,7 +40,7 @@ import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
 from models.scenario import Scenario
-from results.carer_metrics import carer_metrics
+from results.carer_metrics import carer_metrics, parent_child_metrics
 from results.sibling_metrics import sibling_metrics
 from results.transition_metrics import transition_metrics
 from results.intervals import ByKind, overlap, pairs
@@ -208,5 +208,6 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     longest = np.where(w_days > 0, spell[:, None], 0.0).max(axis=0) if len(wait) else np.zeros(years)
     put("max_wait_days", "all", longest)
     carer_metrics(ev, place, edges, put)
+    parent_child_metrics(ev, place, wait, edges, put)
     sibling_metrics(ev, place, wait, care, edges, put)
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)

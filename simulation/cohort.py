@@ -54,6 +54,7 @@ class Cohort:
     group_size: np.ndarray  # children in the child's group (1 when alone)
     sibling_of: np.ndarray  # for a child entering after a sibling: the first child of its family; else -1
     stock_pool: np.ndarray  # for a stock child with entries.initial_pool_shares set: its drawn pool (index into POOLS); else -1
+    parent_child: np.ndarray  # bool: a baby entering with a parent, for a parent-and-child placement
 
     def __len__(self) -> int:
         return len(self.entry_day)
@@ -61,7 +62,7 @@ class Cohort:
     @classmethod
     def scripted(cls, entry_day, age_days, exit_day, need=None, uasc=None, exit_route=None, kin=None,
                  move_on_day=None, breakdown_e=None, search_u=None, ooa_u=None, group=None, review_u=None,
-                 sibling_of=None, stock_pool=None) -> "Cohort":
+                 sibling_of=None, stock_pool=None, parent_child=None) -> "Cohort":
         """A hand-made cohort; omitted draws mean 'never happens' (no breakdown, searches succeed).
 
         ``group`` gives each child's group as the index of its first child; members must be
@@ -92,6 +93,7 @@ class Cohort:
             group=np.arange(n) if group is None else np.asarray(group, dtype=np.int64),
             group_size=np.ones(n, dtype=np.int64) if group is None else np.bincount(group, minlength=n)[np.asarray(group)],
             sibling_of=full(sibling_of, -1, np.int64), stock_pool=full(stock_pool, -1, np.int64),
+            parent_child=full(parent_child, False, bool),
         )
 
 
@@ -211,8 +213,20 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
         move_on_day=np.where(move, entry + move_age - age, np.nan),
         breakdown_e=-np.log1p(-u[:, _BREAK:_SEARCH]), search_u=u[:, _SEARCH:_OOA], ooa_u=u[:, _OOA:],
         review_u=review if review is not None else np.ones((n, RESERVOIR)), group=group, group_size=size,
-        sibling_of=sibling_of, stock_pool=np.full(n, -1, dtype=np.int64),
+        sibling_of=sibling_of, stock_pool=np.full(n, -1, dtype=np.int64), parent_child=np.zeros(n, dtype=bool),
     )
+
+
+def parent_child(scenario: Scenario, streams: Streams, name: str, cohort: Cohort) -> np.ndarray:
+    """Which babies entering alone come with a parent (``parent_child.share``). The draws come
+    from their own stream keyed by the child's index, so the section changes no other draw."""
+    pc = scenario.parent_child
+    n = len(cohort)
+    if not pc.enabled or n == 0:
+        return np.zeros(n, dtype=bool)
+    u = _uniform_rows(streams, name, n, 1)[:, 0]
+    baby = cohort.age_days < DAYS_PER_YEAR
+    return (u < pc.share) & baby & (cohort.group_size == 1) & (cohort.sibling_of < 0) & ~cohort.uasc
 
 
 def stock_pools(scenario: Scenario, streams: Streams, n: int) -> np.ndarray:
@@ -234,9 +248,11 @@ def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: fl
     stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True,
                            review=_uniform_rows(streams, "stock-review", n0, RESERVOIR))
     stock.stock_pool = stock_pools(scenario, streams, n0)
+    stock.parent_child = parent_child(scenario, streams, "stock-parent-child", stock)
     days, first, sibling_of = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset), horizon)
     new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first,
                          review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR), sibling_of=sibling_of)
+    new.parent_child = parent_child(scenario, streams, "entrant-parent-child", new)
     new.group = new.group + n0
     new.sibling_of = np.where(new.sibling_of >= 0, new.sibling_of + n0, -1)
     return Cohort(**{f: np.concatenate([getattr(stock, f), getattr(new, f)]) for f in Cohort.__dataclass_fields__})

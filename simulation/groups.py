@@ -11,13 +11,13 @@ block option in its order, retried every ``waiting.retry_days``, and split after
 or split, each child lives its own life (breakdowns are the child's own).
 
 A child may also enter after a sibling (``siblings.later_share``): it first tries to
-join a sibling already in care, in that sibling's in-house household (if the household
-has room and the skills) or with the sibling's kinship carer, and otherwise searches
+join a sibling already in care, in that sibling's foster household, in-house or IFA
+(if the household has room and the skills) or with the sibling's kinship carer, and otherwise searches
 alone. With ``siblings.reunite``, a family living apart (split after waiting, or a later
 sibling who could not join) is queued; when an in-house household with the sibling skill
 and room for all of them becomes free, the children in foster care move there together.
 A family whose children are in residential care, 16+ accommodation, kinship care,
-waiting or staying put is not moved.
+waiting, staying put or placed with a parent (parent-and-child) is not moved.
 
 Events carry the group's number (its first child's) in ``child``: ``group`` when it
 enters (value = size), ``group_placed`` when placed together and ``split`` when split
@@ -94,8 +94,8 @@ class SiblingGroups:
         kind = m.kind[o]
         if kind == "kin":
             return m.open[o] and g.lead.kin and all(c.placements == 0 for c in g.members), None
-        if o == m.ih and m.carers is not None:
-            h = m.carers.find(len(g), g.need)[0]
+        if m.hh[o] is not None and kind == "inhouse":
+            h = m.hh[o].find(len(g), g.need)[0]
             return h is not None, h
         if kind in ("inhouse", "block"):
             return m.open[o] and m.free[o] >= len(g) and self._accepted(g, o), None
@@ -131,12 +131,10 @@ class SiblingGroups:
     def _search(self, g: Group, o: int) -> bool:
         m = self.m
         factor = m.s.siblings.spot_success_per_extra_child ** (len(g) - 1)
-        if m._draw_search(g.lead) < (1.0 - m.spot[o].tightness) * factor:
-            m._emit("search", g.lead.id, m.option_name(o), "found")
-            self.place(g, o, None)
-            return True
-        m._emit("search", g.lead.id, m.option_name(o), "failed")
-        return False
+        found, h = m.spot_search(g.lead, o, len(g), g.need, factor)
+        if found:
+            self.place(g, o, h)
+        return found
 
     def _search_result(self, g: Group, token: int, o: int) -> None:
         if g.waiting and g.token == token and not self._search(g, o):
@@ -159,8 +157,9 @@ class SiblingGroups:
             c.wait_token += 1
             m._emit("wait_start", c.id, "", g.reason)
         for o in g.order:
-            if o == m.ih and m.carers is not None:
-                m.household_queue.push(g, g.token, len(g), g.need)
+            if m.hh[o] is not None:
+                if m.hh[o].queue is not None:
+                    m.hh[o].queue.push(g, g.token, len(g), g.need)
             elif m.kind[o] in ("inhouse", "block") and self._accepted(g, o):
                 m.queues[o].append((g, g.token))
         m.at(self.split_days, self._split, g, g.token)
@@ -180,7 +179,7 @@ class SiblingGroups:
         if not (g.waiting and g.token == token):
             return False
         if household is not None:
-            if not self.m.carers.fits(household, len(g), g.need):
+            if not household.service.fits(household, len(g), g.need):
                 return False
         elif not self._fits(g, o)[0]:
             return False
@@ -235,8 +234,8 @@ class SiblingGroups:
             if sib is c or sib.done or sib.staying_put is not None or sib.option < 0:
                 continue
             h = sib.household
-            if h is not None and m.carers.fits(h, 1, c.need, unit=sib.unit):
-                m.place(c, m.ih, "sibling", household=h, unit=sib.unit)
+            if h is not None and h.service.fits(h, 1, c.need, unit=sib.unit):
+                m.place(c, h.service.option, "sibling", household=h, unit=sib.unit)
                 return True
             if m.kind[sib.option] == "kin" and m.open[sib.option]:
                 m.place(c, sib.option, "sibling")
@@ -266,7 +265,7 @@ class SiblingGroups:
                 if len(homes) == 1 and None not in homes:
                     continue  # together already
                 if not all(c.option >= 0 and m.pool[c.option] in _FOSTER_POOLS and m.kind[c.option] != "kin"
-                           and not c.waiting for c in members) or any(c.household is h for c in members):
+                           and not c.waiting and not c.parent_child for c in members) or any(c.household is h for c in members):
                     kept.append(first)
                     continue
                 if not m.carers.fits(h, len(members), max(c.need for c in members)):

@@ -11,12 +11,14 @@ enter              a child enters care (or is in the initial stock)            e
                    (the ``need`` column holds each event's need at the time; see need_change)
 wait_start         no suitable placement: emergency placement begins           entry|breakdown
 wait_end           the wait ends                                               search|vacancy|exit
-search             a spot search reports                                       found|failed
-place              a placement starts at ``option``                            entry|breakdown|search|vacancy|move_on / 1 if out of area
-end                a placement at ``option`` ends                              breakdown|move_on|exit
+search             a spot search reports                                       found|failed|none_free (no IFA household with room and the skills)
+place              a placement starts at ``option``                            entry|breakdown|search|vacancy|move_on|... / 1 if out of area
+end                a placement at ``option`` ends                              breakdown|move_on|exit|assessment_end|...
 exit               the child leaves care                                       route
 contract_open      a block contract starts taking children                     market / places
 contract_close     a block contract stops taking new children                  market / places
+carer_join         a household is approved (``carer`` >= 1,000,000: an IFA's)  initial|approved|from_inhouse / places; option = skills
+carer_leave        a household leaves                                          deregistered|to_ifa|retired / children it had
 =================  ==========================================================  ==========================
 """
 
@@ -91,6 +93,7 @@ class EventLog:
         kinds = pd.Categorical.from_codes(codes, categories=EVENTS)
         need = self._current_need(need, child, codes == _EVENT_CODE["need_change"], value)
         uasc = np.where(known, cohort.uasc[safe], False) if len(cohort) else np.zeros(len(child), bool)
+        pac = np.where(known, cohort.parent_child[safe], False) if len(cohort) else np.zeros(len(child), bool)
         return pd.DataFrame({
             "day": day - offset_days,
             "event": kinds,
@@ -103,4 +106,5 @@ class EventLog:
             "need": pd.Categorical.from_codes(np.asarray(need, dtype=np.int64), categories=NEED_BANDS)
             if len(child) else pd.Categorical([], categories=NEED_BANDS),
             "uasc": np.asarray(uasc, dtype=bool),
+            "parent_child": np.asarray(pac, dtype=bool),
         })

@@ -26,7 +26,6 @@ from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BA
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
 from simulation.carer_service import CarerService
-from simulation.carers import HouseholdQueue
 from simulation.groups import Group, SiblingGroups
 from simulation.transitions import Transitions
 from simulation.log import EventLog
@@ -62,7 +61,7 @@ def _stale(entry: tuple) -> bool:
 class Child:
     __slots__ = ("id", "need", "age0", "entry", "kin", "option", "token", "waiting", "wait_token", "ptr",
                  "order", "placements", "searches", "done", "reason", "household", "mismatch", "group", "unit",
-                 "reviews", "review_draws", "escalated", "breakdown_days", "staying_put")
+                 "reviews", "review_draws", "escalated", "breakdown_days", "staying_put", "parent_child")
 
     def __init__(self, cid: int, cohort: Cohort):
         self.id = cid
@@ -89,6 +88,7 @@ class Child:
         self.escalated = False  # on a residential-first order after repeated breakdowns
         self.breakdown_days: list[float] = []
         self.staying_put = None  # (option, household) while staying put after 18
+        self.parent_child = bool(cohort.parent_child[cid])  # with a parent, until the assessment ends
 
 
 class Market:
@@ -120,8 +120,13 @@ class Market:
             self.free[idx[opt]] = cap.usable
             self.open[idx[opt]] = True
         self.ih = idx["inhouse_fostering"]
-        self.carers = CarerService(self) if scenario.carers.enabled else None
-        self.household_queue = HouseholdQueue(self.carers.register.mismatch_needs) if self.carers is not None else None
+        self.carers = CarerService(self, self.ih) if scenario.carers.enabled else None
+        self.household_queue = self.carers.queue if self.carers is not None else None
+        self.ifa_carers = (CarerService(self, idx["ifa_spot"], ifa=True)
+                           if scenario.ifa_carers.enabled and scenario.spot.ifa.enabled else None)
+        self.hh: list[CarerService | None] = [None] * n_opt  # the household pool behind each option
+        self.hh[self.ih] = self.carers
+        self.hh[idx["ifa_spot"]] = self.ifa_carers
         self.groups = SiblingGroups(self) if scenario.siblings.enabled else None
         self.transitions = Transitions(self)
         for m in MARKETS:
@@ -184,8 +189,8 @@ class Market:
         kind = self.kind[o]
         if kind == "kin":
             return self.open[o] and c.kin and c.placements == 0
-        if o == self.ih and self.carers is not None:
-            return self.carers.find(1, c.need)[0] is not None
+        if self.hh[o] is not None:
+            return self.hh[o].find(1, c.need, c.parent_child)[0] is not None
         return self.open[o] and self.free[o] > 0 and self.accepts[o][c.need]
 
     # ------------------------------------------------------------------ processes
@@ -254,6 +259,8 @@ class Market:
         self.child[cid] = c
         self._emit("enter", cid, "", "stock" if self.cohort.stock[cid] else "entry", c.age0)
         self.transitions.start(c)
+        if c.parent_child:
+            self.at(self.s.parent_child.assessment_days, self._assessment_end, c)
         return c
 
     def enter(self, cid: int) -> None:
@@ -315,8 +322,8 @@ class Market:
                     return
                 if self._search(c, o):
                     return
-            elif o == self.ih and self.carers is not None:
-                h = self.carers.find(1, c.need)[0]
+            elif self.hh[o] is not None:
+                h = self.hh[o].find(1, c.need, c.parent_child)[0]
                 if h is not None:
                     self.place(c, o, "search" if c.waiting else c.reason, household=h)
                     return
@@ -337,8 +344,10 @@ class Market:
 
     def _enqueue(self, c: Child, order: tuple[int, ...]) -> None:
         for o in order:
-            if o == self.ih and self.carers is not None:
-                self.household_queue.push(c, c.wait_token, 1, c.need)
+            svc = self.hh[o]
+            if svc is not None:
+                if svc.queue is not None:
+                    svc.queue.push(c, c.wait_token, 1, c.need, c.parent_child)
             elif self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
                 self.queues[o].append((c, c.wait_token))
 
@@ -365,14 +374,33 @@ class Market:
         c.searches += 1
         return self._draw(c, self.cohort.search_u, k)
 
-    def _search(self, c: Child, o: int) -> bool:
-        """Draw a spot search's outcome; place the child if it succeeds."""
-        if self._draw_search(c) < 1.0 - self.spot[o].tightness:
+    def spot_search(self, c: Child, o: int, size: int = 1, need: int | None = None, factor: float = 1.0):
+        """A spot search at ``o`` for ``size`` children (``c`` and, for a group, its siblings; ``need``
+        the highest of theirs). Logs its outcome and returns (found, household).
+
+        Where households stand behind the market (IFA carers) the search needs one with room
+        and the skills (else ``none_free``); the agency then declines with the market's
+        tightness. Elsewhere it succeeds with the market's probability times ``factor``.
+        """
+        svc, h = self.hh[o], None
+        if svc is not None:
+            h = svc.find(size, c.need if need is None else need, c.parent_child and size == 1)[0]
+            if h is None:
+                self._emit("search", c.id, OPTION_NAMES[o], "none_free")
+                return False, None
+            factor = 1.0
+        if self._draw_search(c) < (1.0 - self.spot[o].tightness) * factor:
             self._emit("search", c.id, OPTION_NAMES[o], "found")
-            self.place(c, o, "search" if c.waiting else c.reason)
-            return True
+            return True, h
         self._emit("search", c.id, OPTION_NAMES[o], "failed")
-        return False
+        return False, None
+
+    def _search(self, c: Child, o: int) -> bool:
+        """Run a spot search; place the child if it succeeds."""
+        found, h = self.spot_search(c, o)
+        if found:
+            self.place(c, o, "search" if c.waiting else c.reason, household=h)
+        return found
 
     def _search_result(self, c: Child, token: int, o: int) -> None:
         if c.waiting and c.wait_token == token and not self._search(c, o):
@@ -386,10 +414,11 @@ class Market:
         carer = -1
         c.mismatch = False
         c.unit = c.id if unit is None else unit
-        if o == self.ih and self.carers is not None:
-            h = household or self.carers.find(1, c.need)[0]
+        svc = self.hh[o]
+        if svc is not None:
+            h = household or svc.find(1, c.need, c.parent_child)[0]
             c.household = h
-            c.mismatch = self.carers.take(h, c, c.unit)
+            c.mismatch = svc.take(h, c, c.unit)
             carer = h.id
             out_of_area = 1.0 if h.out_of_area else 0.0
         else:
@@ -423,7 +452,7 @@ class Market:
         self._emit("end", c.id, OPTION_NAMES[o], reason, 0.0, h.id if h is not None else -1)
         if h is not None:
             c.household = None
-            self.carers.release(h, c, c.unit, broke_down=reason == "breakdown")
+            h.service.release(h, c, c.unit, broke_down=reason == "breakdown")
             self.household_vacant(h)
         elif self.kind[o] == "kin":
             c.kin = False
@@ -449,8 +478,11 @@ class Market:
 
     def household_vacant(self, h) -> None:
         """Offer a household's free places to the longest-waiting children and groups it can take."""
-        wq, limit = self.household_queue, self.carers.c.max_placements
-        while h.alive and h.free > 0 and h.groups < limit:
+        svc = h.service
+        wq, limit = svc.queue, svc.c.max_placements
+        if wq is None:  # IFA households are found by spot searches
+            return
+        while h.alive and h.free > 0 and h.groups < limit and not h.whole:
             best = None
             for q in wq.servable(h):
                 while q and _stale(q[0]):
@@ -461,12 +493,12 @@ class Market:
                 break
             _, item, token = best.popleft()
             if isinstance(item, Group):
-                if not self.groups.offer(item, token, self.ih, household=h):
+                if not self.groups.offer(item, token, svc.option, household=h):
                     wq.push(item, token, len(item), item.need)
-            elif self.carers.fits(h, 1, item.need):
-                self.place(item, self.ih, "vacancy", household=h)
+            elif svc.fits(h, 1, item.need, parent_child=item.parent_child):
+                self.place(item, svc.option, "vacancy", household=h)
             else:  # its need changed while it waited: queue it for what it needs now
-                wq.push(item, token, 1, item.need)
+                wq.push(item, token, 1, item.need, item.parent_child)
         if self.groups is not None and self.groups.reunites and h.alive and h.sibling and h.free >= 2:
             self.groups.reunite(h)
 
@@ -492,27 +524,48 @@ class Market:
         pool = self.pool[c.option]
         if pool == "supported" or pool not in self.s.move_on.from_pools:
             return
-        order = [o for o in self.orders[age_band(self._age(c))][c.need] if self.pool[o] == "supported"]
-        for o in order:
+        self.move_to(c, ("supported",), "move_on")
+
+    def move_to(self, c: Child, pools: tuple[str, ...], reason: str, retry=None) -> None:
+        """Move a placed child to the first option of ``pools`` in its order that can take it: at
+        once to a free place, or after a spot search's delay. If none is found the child stays
+        where it is and ``retry(c)`` (if given) is called."""
+        for o in self.orders[age_band(self._age(c))][c.need]:
+            if self.pool[o] not in pools:
+                continue
             if self.kind[o] == "spot":
                 if self.open[o]:
-                    self.at(self.spot[o].search_days, self._move_on_result, c, c.token, o)
+                    self.at(self.spot[o].search_days, self._move_result, c, c.token, o, reason, retry)
                     return
                 continue
             if self._available(c, o):
-                self._vacate(c, "move_on")
-                self.place(c, o, "move_on")
+                self._vacate(c, reason)
+                self.place(c, o, reason)
                 return
+        if retry is not None:
+            retry(c)
 
-    def _move_on_result(self, c: Child, token: int, o: int) -> None:
+    def _move_result(self, c: Child, token: int, o: int, reason: str, retry) -> None:
         if c.token != token or c.done:
             return
-        if self._draw_search(c) < 1.0 - self.spot[o].tightness:
-            self._emit("search", c.id, OPTION_NAMES[o], "found")
-            self._vacate(c, "move_on")
-            self.place(c, o, "move_on")
-        else:
-            self._emit("search", c.id, OPTION_NAMES[o], "failed")
+        found, h = self.spot_search(c, o)
+        if found:
+            self._vacate(c, reason)
+            self.place(c, o, reason, household=h)
+        elif retry is not None:
+            retry(c)
+
+    def _assessment_end(self, c: Child) -> None:
+        """The parent-and-child assessment ends: the parent leaves; a baby with a parent-and-child
+        carer moves, and from now on the baby is placed as any child."""
+        if c.done or not c.parent_child:
+            return
+        c.parent_child = False
+        if c.waiting:
+            self._enqueue(c, c.order)
+        elif c.household is not None and c.staying_put is None:
+            self._vacate(c, "assessment_end")
+            self.search(c, "assessment_end")
 
     def leave_care(self, c: Child) -> None:
         if c.done:
@@ -535,8 +588,9 @@ class Market:
     def run(self) -> None:
         for m in MARKETS:  # contracts first, so a contract opening on a child's entry day is open
             self.env.process(self.contract(m))
-        if self.carers is not None:
-            self.carers.start()
+        for svc in (self.carers, self.ifa_carers):
+            if svc is not None:
+                svc.start()
         self.env.process(self.arrivals())
         self.env.process(self.exits())
         self.env.process(self.move_ons())

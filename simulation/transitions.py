@@ -84,35 +84,12 @@ class Transitions:
                 or m.pool[c.option] != "residential" or c.need > self.max_need):
             return
         c.escalated = False
-        for o in m.orders[m.age_band_of(c)][c.need]:
-            if m.pool[o] not in _FOSTER_POOLS:
-                continue
-            if m.kind[o] == "spot":
-                if m.open[o]:
-                    m.at(m.spot[o].search_days, self._spot_result, c, c.token, o)
-                    return
-                continue
-            if m._available(c, o):
-                self._move(c, o)
-                return
+        m.move_to(c, _FOSTER_POOLS, "step_down", self._step_down_later)
+
+    def _step_down_later(self, c) -> None:
+        """No foster place this time: try again at the next review."""
         if self.r.enabled:
-            m.at(self.r.interval_days, self.step_down, c, c.token)
-
-    def _spot_result(self, c, token: int, o: int) -> None:
-        m = self.m
-        if c.done or c.token != token:
-            return
-        if m._draw_search(c) < 1.0 - m.spot[o].tightness:
-            m._emit("search", c.id, m.option_name(o), "found")
-            self._move(c, o)
-        else:
-            m._emit("search", c.id, m.option_name(o), "failed")
-            if self.r.enabled:
-                m.at(self.r.interval_days, self.step_down, c, c.token)
-
-    def _move(self, c, o: int) -> None:
-        self.m._vacate(c, "step_down")
-        self.m.place(c, o, "step_down")
+            self.m.at(self.r.interval_days, self.step_down, c, c.token)
 
     # ------------------------------------------------------------------ step-up
     def breakdown(self, c) -> None:
@@ -150,7 +127,7 @@ class Transitions:
         c.staying_put = None
         m._emit("staying_put_end", c.id, m.option_name(o), reason, 0.0, h.id if h is not None else -1)
         if h is not None:
-            m.carers.release(h, c, c.unit, broke_down=False)
+            h.service.release(h, c, c.unit, broke_down=False)
             m.household_vacant(h)
         elif m.kind[o] not in ("spot", "kin"):
             m.free[o] += 1

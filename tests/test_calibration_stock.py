@@ -37,6 +37,7 @@ def _quiet(changes: dict) -> Scenario:
         "entries.enabled": False, "run.warmup_years": 0, "run.years": 1, "exits.enabled": False,
         "breakdowns.enabled": False, "reviews.enabled": False, "escalation.enabled": False, "staying_put.enabled": False,
         "move_on.enabled": False, "siblings.enabled": False, "carers.enabled": False, "waiting.retry_days": 365.0,
+        "ifa_carers.enabled": False, "parent_child.enabled": False,
     }
     base.update(changes)
     return Scenario.default().replace(base)

@@ -37,6 +37,7 @@ def households(changes: dict) -> Scenario:
         "turnover.carer_age_sd": 0.0, "turnover.carer_age_mean": 66.9, "turnover.retirement_age": 67.0,
         "spot.ifa.search_days": 0.0, "spot.ifa.tightness": 0.0, "spot.ifa.out_of_area": 0.0,
         "policy.rules": [{"order": ["inhouse_fostering", "ifa_spot"]}],
+        "ifa_carers.enabled": False, "parent_child.enabled": False,  # the IFA market as plain spot searches
     }
     base.update(changes)
     return Scenario.default().replace(base)
@@ -192,7 +193,7 @@ def test_turnover_hazard_is_raised_for_a_window_after_a_breakdown():
     svc = market.carers
     n, window = 4000, 120.0
     for _ in range(n):
-        svc._create(initial=True)
+        svc._create("initial")
     waits.clear()
     for h in svc.households:
         h.raised_until = window

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
+from models.catalogue import DAYS_PER_YEAR, IFA_BASE, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
 from models.scenario import Scenario
 from results.metrics import replication_metrics
 from simulation.cohort import Cohort
@@ -95,6 +95,18 @@ def scenarios(draw) -> Scenario:
     ch["turnover.enabled"] = draw(st.booleans())
     ch["turnover.deregistration"] = draw(st.sampled_from([0.0, 0.5, 3.0]))
     ch["turnover.after_breakdown_multiplier"] = draw(st.sampled_from([1.0, 5.0]))
+    ch["ifa_carers.enabled"] = draw(st.booleans())
+    ch["ifa_carers.households"] = draw(st.integers(0, 6))
+    ch["ifa_carers.max_placements"] = draw(st.integers(1, 3))
+    ch["ifa_carers.sibling_skill"] = draw(unit)
+    ch["ifa_carers.parent_child_skill"] = draw(unit)
+    ch["ifa_carers.deregistration"] = draw(st.sampled_from([0.0, 0.5, 3.0]))
+    ch["ifa_carers.approvals_per_year"] = draw(st.sampled_from([0.0, 5.0, 50.0]))
+    ch["ifa_carers.from_inhouse"] = draw(unit)
+    ch["carers.parent_child_skill"] = draw(unit)
+    ch["parent_child.enabled"] = draw(st.booleans())
+    ch["parent_child.share"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
+    ch["parent_child.assessment_days"] = draw(st.sampled_from([1.0, 30.0, 84.0]))
     if draw(st.booleans()):  # a custom single-rule policy with an arbitrary order
         ch["policy.rules"] = [{"order": draw(st.lists(st.sampled_from(OPTION_NAMES), min_size=1, max_size=6))}]
     return BASE.replace(ch)
@@ -171,13 +183,18 @@ def _waiting_at_year_ends(ev: pd.DataFrame, s: Scenario) -> np.ndarray:
 def test_households_never_hold_more_than_their_approval(s):
     """Replaying the log: a household holds at most its approved places and at most
     max_placements separate placements, takes nobody after it leaves, and every child of a
-    household that leaves is re-placed or waiting at that same instant."""
+    household that leaves is re-placed or waiting at that same instant. In-house and IFA households
+    alike; a baby placed with its parent has the household to itself."""
     ev, _ = run(s)
+    enters = ev[ev.event == "enter"]
+    pac_until = dict(zip(enters.child[enters.parent_child], enters.day[enters.parent_child] + s.parent_child.assessment_days))
+    with_parent = set()  # children placed with a household while with a parent
     approval, alive, held = {}, set(), defaultdict(set)
     # a sibling group placed together is one placement unit: its members' place events come just before
     together = {}
-    for day, lead, size in zip(ev.day[ev.event == "group_placed"], ev.child[ev.event == "group_placed"], ev.value[ev.event == "group_placed"]):
-        for member in range(lead, lead + int(size)):
+    entered = dict(zip(ev.child[ev.event == "group"], ev.value[ev.event == "group"]))
+    for day, lead in zip(ev.day[ev.event == "group_placed"], ev.child[ev.event == "group_placed"]):
+        for member in range(lead, lead + int(entered[lead])):  # members who left care while it waited are not placed
             together[(member, day)] = lead
     for day, first, size in zip(ev.day[ev.event == "reunite"], ev.child[ev.event == "reunite"], ev.value[ev.event == "reunite"]):
         moved = ev[(ev.day == day) & (ev.event == "place") & (ev.reason == "reunite")].child.tolist()
@@ -189,8 +206,8 @@ def test_households_never_hold_more_than_their_approval(s):
     root.update(zip(ev.child[ev.event == "sibling_enter"], ev.value[ev.event == "sibling_enter"].astype(int)))
     unit_of = {}
     staying = set()
-    rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer))
-    for i, (day, event, child, reason, value, carer) in enumerate(rows):
+    rows = list(zip(ev.day, ev.event.astype(str), ev.child, ev.reason.astype(str), ev.value, ev.carer, ev.option.astype(str)))
+    for i, (day, event, child, reason, value, carer, option) in enumerate(rows):
         if event == "carer_join":
             approval[carer] = int(value)
             alive.add(carer)
@@ -207,7 +224,12 @@ def test_households_never_hold_more_than_their_approval(s):
                 assert ended and ended[0][3] == "carer_left", f"child {c} not moved when its carer left"
                 assert any(r[2] == c and r[1] in ("place", "wait_start") for r in later), f"child {c} left homeless"
         elif event == "place" and carer >= 0:
-            assert s.carers.enabled and carer in alive, "placed with a household that is not approved"
+            ifa = carer >= IFA_BASE
+            pool = s.ifa_carers if ifa else s.carers
+            assert pool.enabled and carer in alive, "placed with a household that is not approved"
+            assert option == ("ifa_spot" if ifa else "inhouse_fostering")
+            if day < pac_until.get(child, -np.inf):
+                with_parent.add(child)
             if reason == "sibling":  # joins a sibling's placement
                 unit_of[child] = next(unit_of[c] for c in held[carer] if root.get(c, c) == root[child])
             else:
@@ -215,16 +237,20 @@ def test_households_never_hold_more_than_their_approval(s):
             held[carer].add(child)
             assert len(held[carer]) <= approval[carer], "household over its approval"
             units = {unit_of[c] for c in held[carer]}
-            assert len(units) <= s.carers.max_placements, "too many separate placements"
+            assert len(units) <= pool.max_placements, "too many separate placements"
+            assert len(held[carer]) == 1 or not (held[carer] & with_parent), "a parent-and-child placement shares its household"
         elif event == "end" and carer >= 0 and reason != "staying_put":  # staying put keeps the place
             held[carer].remove(child)
+            with_parent.discard(child)
         elif event == "staying_put_start":
             staying.add(child)
         elif event == "staying_put_end" and carer >= 0:
             held[carer].remove(child)
             staying.discard(child)
     if not s.carers.enabled:
-        assert not approval
+        assert all(c >= IFA_BASE for c in approval)
+    if not s.ifa_carers.enabled:
+        assert all(c < IFA_BASE for c in approval)
 
 
 @FAST
@@ -320,7 +346,7 @@ def test_each_child_follows_a_legal_sequence_of_states(s):
             waiting[c] = False
             unsettled.add(c)
         elif event == "search":
-            assert reason in ("found", "failed") and option.endswith("_spot")
+            assert reason in ("found", "failed", "none_free") and option.endswith("_spot")
             # for a waiting child, a child between states (instant search) or a placed child moving on
             assert waiting[c] or c in unsettled or placed[c] is not None
             if reason == "found":
@@ -433,6 +459,7 @@ def test_spend_by_hand():
     s = Scenario.default().replace({
         "run.years": 1, "run.warmup_years": 0, "entries.enabled": False, "entries.initial_children": 0,
         "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False, "carers.enabled": False,
+        "ifa_carers.enabled": False, "parent_child.enabled": False,
         "inhouse.fostering.places": 1, "inhouse.fostering.usable_share": 1.0,
         "inhouse.fostering.weekly_cost": 350.0, "inhouse.fostering.fixed_weekly": 70.0,
         "inhouse.residential.places": 0, "inhouse.supported.places": 0,

@@ -54,6 +54,7 @@ def tiny(changes: dict | None = None, order=(IH, SPOT)) -> Scenario:
         "run.years": 1,  # horizon: engine day 365
         "kinship.enabled": False,
         "carers.enabled": False,  # plain in-house places (households have their own tests)
+        "ifa_carers.enabled": False, "parent_child.enabled": False,
         "siblings.enabled": False, "reviews.enabled": False, "escalation.enabled": False, "staying_put.enabled": False,
         "move_on.enabled": False,
         "breakdowns.early_multiplier": 1.0,

@@ -24,6 +24,7 @@ def tiny(changes: dict) -> Scenario:
         "siblings.together_wait_days": 10.0, "waiting.retry_days": 365.0,
         "spot.ifa.search_days": 0.0, "spot.ifa.out_of_area": 0.0,
         "policy.rules": [{"order": ["inhouse_fostering", "ifa_spot"]}],
+        "ifa_carers.enabled": False, "parent_child.enabled": False,  # the IFA market as plain spot searches
     }
     base.update(changes)
     return Scenario.default().replace(base)

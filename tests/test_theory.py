@@ -90,6 +90,7 @@ def erlang_scenario() -> Scenario:
         "exits.enabled": True, "exits.leave_at_18": False,
         "exits.return_home": [H] * 5, "exits.adoption": zeros, "exits.special_guardianship": zeros, "exits.other": zeros,
         "breakdowns.enabled": False, "move_on.enabled": False, "kinship.enabled": False, "carers.enabled": False, "siblings.enabled": False,
+        "ifa_carers.enabled": False, "parent_child.enabled": False,
         "contracts.ifa.places": C,
         # open from the first engine day (the warm-up start) until after the horizon
         "contracts.ifa.start": start - dt.timedelta(days=round(ERLANG_WARMUP * DAYS_PER_YEAR)),
