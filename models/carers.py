@@ -107,8 +107,8 @@ class IfaCarers:
 
     enabled: bool = param(True, "IFA spot placements are made with IFA carer households that have room and the skills")
     households: int = param(70, "IFA households taking the council's children when the warm-up starts",
-                            ASSUMED + "; " + SEED + " 4.2.4: 19 agencies on the DPS; sized so the ~70 IFA placements of the"
-                            " default fill about two thirds of the approved places (seed 003: the IFA sector appears to be reaching capacity)", ge=0)
+                            ASSUMED + "; " + SEED + " 4.2.4: 19 agencies on the DPS; sized so that in the default about half the approved places are"
+                            " filled and a quarter of IFA searches find no household with room and the skills (seed 003: the IFA sector appears to be reaching capacity)", ge=0)
     approval_shares: tuple[float, ...] = param(
         (0.47, 0.37, 0.13, 0.03), "share of households approved for 1, 2, 3 and 4 children",
         "as in-house: " + SEED + " 4.2.4", ge=0.0, le=1.0, length=4)

@@ -61,26 +61,38 @@ def spend_by_pool(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
 
 
 def carer_pool(metrics: pd.DataFrame, path: Path) -> Path:
-    """In-house households and approved places over time, and recruitment against leaving."""
-    data = _band(metrics, "households_mean")
-    places = _band(metrics, "approved_places_mean")
+    """Carer households and approved places over time (in-house, and IFA where the agencies'
+    households are modelled), and households joining against leaving each year."""
+    pools = [("", "inhouse_fostering", "In-house")]
+    if (metrics.metric == "ifa_households_mean").any():
+        pools.append(("ifa_", "ifa", "IFA"))
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=110)
-    colour = POOL_COLOURS["inhouse_fostering"]
-    for d, label, style in ((data, "Households", "-"), (places, "Approved places", "--")):
-        ax.plot(d.year, d["mean"], style, color=colour, marker="o", ms=3, label=label)
-        ax.fill_between(d.year, d.p5, d.p95, color=colour, alpha=0.15, lw=0)
-    ax.set_title("In-house carers (mean; band: 90% of replications)")
+    for prefix, pool, name in pools:
+        colour = POOL_COLOURS[pool]
+        for metric, label, style in (("households_mean", "households", "-"), ("approved_places_mean", "approved places", "--")):
+            d = _band(metrics, prefix + metric)
+            d = d[d.pool == "all"].sort_values("year")
+            if d.empty:
+                continue
+            ax.plot(d.year, d["mean"], style, color=colour, marker="o", ms=3, label=f"{name} {label}")
+            ax.fill_between(d.year, d.p5, d.p95, color=colour, alpha=0.15, lw=0)
+    ax.set_title("Carer households (mean; band: 90% of replications)")
     ax.set_xlabel("Year starting")
     ax.set_ylabel("Households / places")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    flows = metrics[(metrics.metric.isin(["approvals", "deregistrations"])) & (metrics.pool == "all")]
+    width = 0.8 / (2 * len(pools))
+    bars = [(prefix + "approvals", f"{name}: joined", GREEN if pool == "inhouse_fostering" else BLUE)
+            for prefix, pool, name in pools]
+    bars += [(prefix + "deregistrations", f"{name}: left", VERMILION if pool == "inhouse_fostering" else ORANGE)
+             for prefix, pool, name in pools]
+    flows = metrics[metrics.metric.isin([b[0] for b in bars]) & (metrics.pool == "all")]
     mean = flows.groupby(["year", "metric"]).value.mean().unstack("metric").fillna(0.0)
-    width = 0.38
-    ax2.bar(mean.index - width / 2, mean.get("approvals", 0.0), width, color=GREEN, label="Approved")
-    ax2.bar(mean.index + width / 2, mean.get("deregistrations", 0.0), width, color=VERMILION, label="Left (all routes)")
-    ax2.set_title("Recruitment against turnover (mean per year)")
+    for i, (metric, label, colour) in enumerate(bars):
+        offset = (i - (len(bars) - 1) / 2) * width
+        ax2.bar(mean.index + offset, mean.get(metric, 0.0), width, color=colour, label=label)
+    ax2.set_title("Households joining and leaving (mean per year)")
     ax2.set_xlabel("Year starting")
     ax2.set_ylabel("Households per year")
     ax2.grid(alpha=0.3, axis="y")
