@@ -20,7 +20,8 @@ from results.metrics import replication_metrics
 from simulation.engine import simulate
 
 
-DYNAMICS = ("carers", "recruitment", "turnover", "siblings", "reviews", "step_down", "escalation", "staying_put")
+DYNAMICS = ("carers", "recruitment", "turnover", "siblings", "reviews", "step_down", "escalation", "staying_put",
+            "ifa_carers", "parent_child")
 
 
 def scaled(factor: int, dynamics: bool = True) -> Scenario:
@@ -39,6 +40,8 @@ def scaled(factor: int, dynamics: bool = True) -> Scenario:
         "carers.households": s.carers.households * factor,
         "recruitment.enquiries_per_year": s.recruitment.enquiries_per_year * factor,
         "recruitment.assessment_capacity": s.recruitment.assessment_capacity * factor,
+        "ifa_carers.households": s.ifa_carers.households * factor,
+        "ifa_carers.approvals_per_year": s.ifa_carers.approvals_per_year * factor,
         **{f"contracts.{m}.places": getattr(s.contracts, m).places * factor for m in MARKETS},
     })
 
