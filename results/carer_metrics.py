@@ -72,7 +72,7 @@ def _pool_metrics(joins: pd.DataFrame, leaves: pd.DataFrame, place: pd.DataFrame
     put("approved_places_mean", "all", (alive * places[:, None]).sum(axis=0) / DAYS_PER_YEAR)
     if (joins.carer < IFA_BASE).all():  # the council's application funnel
         put("applications", "all", np.histogram(ev["carer_application"].day, edges)[0])
-    put("approvals", "all", np.histogram(joins.day[joins.reason == "approved"], edges)[0])
+    put("approvals", "all", np.histogram(joins.day[joins.reason.isin(("approved", "from_inhouse"))], edges)[0])
     for route in ("deregistered", "to_ifa", "retired"):
         put("deregistrations", route, np.histogram(leaves.day[leaves.reason == route], edges)[0])
     put("deregistrations", "all", np.histogram(leaves.day, edges)[0])

@@ -189,11 +189,12 @@ class CarerService:
         self.register.remove(h)
         h.alive = False
         self.m.emit_carer("carer_leave", h, route, len(h.children))
-        for child in list(h.children):
-            self.m.carer_left(child)
+        moved = None
         ifa = self.m.ifa_carers
         if route == "to_ifa" and ifa is not None and self._uniform(h) < ifa.c.from_inhouse:
-            ifa._create("from_inhouse", like=h)  # the carer goes on taking the council's children, at IFA rates
+            moved = ifa._create("from_inhouse", like=h)  # the carer goes on taking the council's children, at IFA rates
+        for child in list(h.children):
+            self.m.carer_left(child, moved)
 
     # ------------------------------------------------------------------ recruitment
     def _enquiry_rate(self, day: float) -> float:

@@ -502,12 +502,19 @@ class Market:
         if self.groups is not None and self.groups.reunites and h.alive and h.sibling and h.free >= 2:
             self.groups.reunite(h)
 
-    def carer_left(self, c: Child) -> None:
-        """The child's household deregistered: the child must move (or a staying-put arrangement ends)."""
+    def carer_left(self, c: Child, moved=None) -> None:
+        """The child's household deregistered: the child must move (or a staying-put arrangement ends).
+
+        A carer who moved to an agency (``moved``, the carer's new IFA household) keeps the child
+        where it fits: the placement starts again with the agency, at IFA rates (reason ``to_ifa``)."""
         if c.staying_put is not None:
             self.transitions.end_staying_put(c, "carer_left")
             return
+        unit = c.unit
         self._vacate(c, "carer_left")
+        if moved is not None and moved.service.fits(moved, 1, c.need, unit=unit, parent_child=c.parent_child):
+            self.place(c, moved.service.option, "to_ifa", household=moved, unit=unit)
+            return
         self.search(c, "carer_left")
 
     def _breakdown(self, c: Child, token: int) -> None:
