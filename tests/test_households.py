@@ -44,6 +44,7 @@ def households(changes: dict) -> Scenario:
 
 
 def log(s: Scenario, cohort: Cohort) -> list[tuple]:
+    """The log as (day, event, child, option, reason, carer) tuples, days rounded to 1e-6."""
     ev = simulate(s, 0, cohort=cohort).events
     return [(round(d, 6), e, c, o, r, k) for d, e, c, o, r, k in
             zip(ev.day, ev.event.astype(str), ev.child, ev.option.astype(str), ev.reason.astype(str), ev.carer)]

@@ -15,6 +15,7 @@ from simulation.carer_service import _ATTRS, _TURNOVER_DRAWS
 from simulation.cohort import Cohort
 from simulation.engine import simulate
 from simulation.streams import Streams
+from tests.test_households import log
 
 INF = np.inf
 IFA = IFA_BASE  # the first IFA household
@@ -41,13 +42,6 @@ def market(changes: dict) -> Scenario:
     }
     base.update(changes)
     return Scenario.default().replace(base)
-
-
-def log(s: Scenario, cohort: Cohort) -> list[tuple]:
-    """The log as (day, event, child, option, reason, carer) tuples."""
-    ev = simulate(s, 0, cohort=cohort).events
-    return [(round(d, 6), e, c, o, r, k) for d, e, c, o, r, k in
-            zip(ev.day, ev.event.astype(str), ev.child, ev.option.astype(str), ev.reason.astype(str), ev.carer)]
 
 
 def metrics(s: Scenario, cohort: Cohort):
