@@ -20,6 +20,8 @@ spend_fixed                  fixed weekly costs of in-house capacity
 spend_emergency              waiting days x emergency weekly cost / 7
 spend_total                  placements + retainers + fixed + emergency + staying put (pool ``all``); by pool for the pools
 block_utilisation            occupied / reserved block place-days while the contract runs
+block_placements             placements started in the block in the year (results/block_metrics.py)
+block_intended_share         occupied block place-days held by children of the contract's need bands / all
 void_days                    empty block place-days while the contract runs
 moves                        placements started in the year that were not a child's first placement
 moves_per_child_year         moves / child-years in care
@@ -40,6 +42,7 @@ import pandas as pd
 
 from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
 from models.scenario import Scenario
+from results.block_metrics import intended_days
 from results.carer_metrics import carer_metrics, parent_child_metrics
 from results.sibling_metrics import sibling_metrics
 from results.transition_metrics import transition_metrics
@@ -141,6 +144,11 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         put("void_days", m, void)
         with np.errstate(invalid="ignore", divide="ignore"):
             put("block_utilisation", m, np.where(reserved > 0, occupied / np.where(reserved > 0, reserved, 1), np.nan))
+        put("block_placements", m, np.histogram(place.start.to_numpy()[mask], edges)[0])
+        if "need" in ev["place"]:
+            held = intended_days(place[mask], ev["place"].need.to_numpy()[mask], ev["need_change"], block.needs, a, b, edges)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                put("block_intended_share", m, np.where(occupied > 0, held / np.where(occupied > 0, occupied, 1), np.nan))
     emergency = w_days.sum(axis=0) * weekly_to_daily(s.waiting.weekly_cost)
     total = np.zeros(years)
     for name in POOLS:

@@ -28,6 +28,9 @@ HEADLINES: list[tuple[str, str, str, str, str]] = (
     ]
     + [("Block contracts", f"Utilisation, {m} block", "block_utilisation", m, "share") for m in ("ifa", "residential", "supported")]
     + [("Block contracts", f"Void place-days, {m} block", "void_days", m, "days/year") for m in ("ifa", "residential", "supported")]
+    + [("Block contracts", f"Placements made, {m} block", "block_placements", m, "per year") for m in ("ifa", "residential", "supported")]
+    + [("Block contracts", f"Place-days held by the intended needs, {m} block", "block_intended_share", m, "share")
+       for m in ("ifa", "residential", "supported")]
     + [("Children by pool (mean)", POOL_LABELS[p], "children_mean", p, "children") for p in POOLS]
     + [
         ("Children by pool (mean)", POOL_LABELS["waiting"], "children_mean", "waiting", "children"),
