@@ -228,10 +228,12 @@ def test_households_never_hold_more_than_their_approval(s):
             pool = s.ifa_carers if ifa else s.carers
             assert pool.enabled and carer in alive, "placed with a household that is not approved"
             assert option == ("ifa_spot" if ifa else "inhouse_fostering")
-            if day < pac_until.get(child, -np.inf):
+            if day < pac_until.get(child, -np.inf) - 1e-6:  # placed at the instant the assessment ends: after it
                 with_parent.add(child)
             if reason == "sibling":  # joins a sibling's placement
                 unit_of[child] = next(unit_of[c] for c in held[carer] if root.get(c, c) == root[child])
+            elif reason == "to_ifa":  # the same carer through an agency: the placement unit carries over
+                assert carer >= IFA_BASE
             else:
                 unit_of[child] = together.get((child, day), child)
             held[carer].add(child)
