@@ -24,18 +24,18 @@ from models.catalogue import NEED_BANDS
 from results.intervals import overlap
 
 
-def intended_days(place: pd.DataFrame, need_at_start: np.ndarray, changes: pd.DataFrame, bands: tuple[str, ...],
+def intended_days(place: pd.DataFrame, changes: pd.DataFrame, bands: tuple[str, ...],
                   a: float, b: float, edges: np.ndarray) -> np.ndarray:
     """Days in each year, within [a, b), that the placements in ``place`` were held by a child whose
-    need was in ``bands``; the need starts as ``need_at_start`` and follows the child's ``need_change``
-    events (value = the new band's index)."""
+    need was in ``bands``; the need starts as the placement's ``need`` and follows the child's
+    ``need_change`` events (value = the new band's index)."""
     wanted = np.isin(np.asarray(NEED_BANDS), bands)
     by_child: dict[int, list[tuple[float, int]]] = {}
     for child, day, value in zip(changes.child.to_numpy(), changes.day.to_numpy(), changes.value.to_numpy()):
         by_child.setdefault(int(child), []).append((float(day), int(value)))
     lo, hi, keep = [], [], []
     for child, start, stop, need in zip(place.child.to_numpy(), place.start.to_numpy(), place.stop.to_numpy(),
-                                        need_at_start):
+                                        place.need.to_numpy()):
         cut, band = start, NEED_BANDS.index(str(need))
         for day, new in by_child.get(int(child), ()):
             if start <= day < stop:

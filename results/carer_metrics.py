@@ -49,6 +49,8 @@ def carer_metrics(ev: ByKind, place: pd.DataFrame, edges: np.ndarray, put: Calla
         return
     ifa_join, ifa_leave, ifa_place = joins.carer >= IFA_BASE, leaves.carer >= IFA_BASE, place.carer >= IFA_BASE
     _pool_metrics(joins[~ifa_join], leaves[~ifa_leave], place[~ifa_place], ev, edges, put)
+    if (~ifa_join).any():  # the council's application funnel (IFA households have none)
+        put("applications", "all", np.histogram(ev["carer_application"].day, edges)[0])
     _pool_metrics(joins[ifa_join], leaves[ifa_leave], place[ifa_place], ev, edges,
                   lambda metric, pool, values: put("ifa_" + metric, pool, values))
     if ifa_join.any():
@@ -70,8 +72,6 @@ def _pool_metrics(joins: pd.DataFrame, leaves: pd.DataFrame, place: pd.DataFrame
     put("households_end", "all", at_end.sum(axis=0))
     put("households_mean", "all", alive.sum(axis=0) / DAYS_PER_YEAR)
     put("approved_places_mean", "all", (alive * places[:, None]).sum(axis=0) / DAYS_PER_YEAR)
-    if (joins.carer < IFA_BASE).all():  # the council's application funnel
-        put("applications", "all", np.histogram(ev["carer_application"].day, edges)[0])
     put("approvals", "all", np.histogram(joins.day[joins.reason.isin(("approved", "from_inhouse"))], edges)[0])
     for route in ("deregistered", "to_ifa", "retired"):
         put("deregistrations", route, np.histogram(leaves.day[leaves.reason == route], edges)[0])

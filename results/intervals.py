@@ -38,7 +38,8 @@ def pairs(events: "ByKind", start: str, stop: str, horizon: float) -> pd.DataFra
     """Intervals from matched start/stop events of each child; open ones end at the horizon.
 
     A child's k-th start is matched with its k-th stop (they alternate in the log).
-    Columns: child, k (the child's k-th interval), start, stop, option, value, carer.
+    Columns: child, k (the child's k-th interval), start, stop, option, value, carer, and need
+    (the child's need when the interval started) where the log has it.
     """
     starts, stops = events[start], events[stop]
     s_child, e_child = starts.child.to_numpy(), stops.child.to_numpy()
@@ -51,9 +52,12 @@ def pairs(events: "ByKind", start: str, stop: str, horizon: float) -> pd.DataFra
     pos_ok = np.minimum(pos, max(len(e_key) - 1, 0))
     matched = (pos < len(e_key)) & (e_key[order][pos_ok] == s_key) if len(e_key) else np.zeros(len(s_key), bool)
     stop_day = np.where(matched, stops.day.to_numpy()[order][pos_ok] if len(e_key) else 0.0, horizon)
-    return pd.DataFrame({"child": s_child, "k": k, "start": starts.day.to_numpy(), "stop": stop_day,
-                         "option": starts.option.to_numpy(), "value": starts.value.to_numpy(),
-                         "carer": starts.carer.to_numpy() if "carer" in starts else -1})
+    out = pd.DataFrame({"child": s_child, "k": k, "start": starts.day.to_numpy(), "stop": stop_day,
+                        "option": starts.option.to_numpy(), "value": starts.value.to_numpy(),
+                        "carer": starts.carer.to_numpy() if "carer" in starts else -1})
+    if "need" in starts:
+        out["need"] = starts.need.to_numpy()
+    return out
 
 
 def overlap(start: np.ndarray, stop: np.ndarray, edges: np.ndarray) -> np.ndarray:

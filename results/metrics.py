@@ -145,10 +145,9 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         with np.errstate(invalid="ignore", divide="ignore"):
             put("block_utilisation", m, np.where(reserved > 0, occupied / np.where(reserved > 0, reserved, 1), np.nan))
         put("block_placements", m, np.histogram(place.start.to_numpy()[mask], edges)[0])
-        if "need" in ev["place"]:
-            held = intended_days(place[mask], ev["place"].need.to_numpy()[mask], ev["need_change"], block.needs, a, b, edges)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                put("block_intended_share", m, np.where(occupied > 0, held / np.where(occupied > 0, occupied, 1), np.nan))
+        held = intended_days(place[mask], ev["need_change"], block.needs, a, b, edges)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            put("block_intended_share", m, np.where(occupied > 0, held / np.where(occupied > 0, occupied, 1), np.nan))
     emergency = w_days.sum(axis=0) * weekly_to_daily(s.waiting.weekly_cost)
     total = np.zeros(years)
     for name in POOLS:

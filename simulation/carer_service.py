@@ -57,7 +57,7 @@ class CarerService:
             if self.base_rate > 0:
                 self.ifa_share = self.t.to_ifa_rate(self.r.fee_uplift) / (self.base_rate * DAYS_PER_YEAR)
         self.assessment_ends: deque[float] = deque(maxlen=self.r.assessment_capacity)  # the latest ends, oldest first
-        self.enquiry_rng = market.streams.generator("ifa-approvals" if ifa else "enquiries")
+        self.arrivals_rng = market.streams.generator("ifa-approvals" if ifa else "enquiries")  # enquiries, or the agencies' approvals
         self._chunks: dict[int, np.ndarray] = {}
         self._approval_cum = np.cumsum(self.c.approval_shares).tolist()
 
@@ -114,6 +114,12 @@ class CarerService:
     # ------------------------------------------------------------------ matching
     def find(self, size: int, need: int, parent_child: bool = False):
         return self.register.find(size, need, parent_child)
+
+    def enqueue(self, item, token: int, size: int, need: int, parent_child: bool = False) -> None:
+        """Queue a waiting child or group for this pool's households; IFA households keep no
+        waiting list of the council's (a child finds one only by a spot search)."""
+        if self.queue is not None:
+            self.queue.push(item, token, size, need, parent_child)
 
     def fits(self, h: Household, size: int, need: int, unit: int | None = None, parent_child: bool = False) -> bool:
         """Whether ``h`` can take ``size`` children of ``need`` now, as a new placement or
@@ -213,7 +219,7 @@ class CarerService:
     def applications(self):
         """Applications arrive as a Poisson process: enquiries thinned by the application rate
         (exact for a Poisson process), with the rate changing during campaigns."""
-        env, rng = self.m.env, self.enquiry_rng
+        env, rng = self.m.env, self.arrivals_rng
         p_apply = min(1.0, self.r.application_rate * (1.0 + self.r.fee_conversion_elasticity * self.r.fee_uplift))
         edges = self._boundaries()
         while True:
@@ -253,7 +259,7 @@ class CarerService:
 
     def agency_approvals(self):
         """The agencies' new households taking the council's children: a Poisson stream."""
-        env, rng = self.m.env, self.enquiry_rng
+        env, rng = self.m.env, self.arrivals_rng
         rate = self.c.approvals_per_year / DAYS_PER_YEAR
         if rate <= 0:
             return

@@ -95,9 +95,8 @@ class Register:
         outside the carer's skills).
         """
         if parent_child:
-            for h in self.empty_pac.values():
-                return h, need in NEEDS_COMPLEX_SKILL and not h.complex
-            return None, False
+            h = next(iter(self.empty_pac.values()), None)
+            return h, h is not None and need in NEEDS_COMPLEX_SKILL and not h.complex
         for bucket, mismatch in self._search[(min(size, 4), need)]:
             if bucket:
                 return next(iter(bucket.values())), mismatch

@@ -158,8 +158,7 @@ class SiblingGroups:
             m._emit("wait_start", c.id, "", g.reason)
         for o in g.order:
             if m.hh[o] is not None:
-                if m.hh[o].queue is not None:
-                    m.hh[o].queue.push(g, g.token, len(g), g.need)
+                m.hh[o].enqueue(g, g.token, len(g), g.need)
             elif m.kind[o] in ("inhouse", "block") and self._accepted(g, o):
                 m.queues[o].append((g, g.token))
         m.at(self.split_days, self._split, g, g.token)

@@ -121,7 +121,6 @@ class Market:
             self.open[idx[opt]] = True
         self.ih = idx["inhouse_fostering"]
         self.carers = CarerService(self, self.ih) if scenario.carers.enabled else None
-        self.household_queue = self.carers.queue if self.carers is not None else None
         self.ifa_carers = (CarerService(self, idx["ifa_spot"], ifa=True)
                            if scenario.ifa_carers.enabled and scenario.spot.ifa.enabled else None)
         self.hh: list[CarerService | None] = [None] * n_opt  # the household pool behind each option
@@ -346,8 +345,7 @@ class Market:
         for o in order:
             svc = self.hh[o]
             if svc is not None:
-                if svc.queue is not None:
-                    svc.queue.push(c, c.wait_token, 1, c.need, c.parent_child)
+                svc.enqueue(c, c.wait_token, 1, c.need, c.parent_child)
             elif self.kind[o] in ("inhouse", "block") and self.accepts[o][c.need]:
                 self.queues[o].append((c, c.wait_token))
 

@@ -19,10 +19,10 @@ def test_intended_days_follow_each_childs_changes_of_need():
     Child 1: moderate from day 100 to the horizon (placed before a review put it down; it went up on
              day 250): intended 250..300 (the contract ends at 300) = 50 days.
     Child 2: high from day 20 to 30; its change on day 5 came before the placement: 10 days."""
-    place = pd.DataFrame({"child": [0, 1, 2], "start": [10.0, 100.0, 20.0], "stop": [200.0, 365.0, 30.0]})
+    place = pd.DataFrame({"child": [0, 1, 2], "start": [10.0, 100.0, 20.0], "stop": [200.0, 365.0, 30.0],
+                          "need": ["complex", "moderate", "high"]})
     changes = pd.DataFrame({"child": [0, 0, 0, 1, 2], "day": [50.0, 120.0, 150.0, 250.0, 5.0], "value": [2, 1, 2, 2, 0]})
-    days = intended_days(place, np.array(["complex", "moderate", "high"]), changes, ("high", "complex"), 0.0, 300.0,
-                         np.array([0.0, 365.0]))
+    days = intended_days(place, changes, ("high", "complex"), 0.0, 300.0, np.array([0.0, 365.0]))
     assert days.tolist() == [160.0 + 50.0 + 10.0]  # child 2: high all through its 10 days
 
 
