@@ -1,4 +1,4 @@
-"""Options appraisal: the seed council's commissioning options A-E, static arithmetic against simulation.
+"""Options appraisal: the council's commissioning options A-E, static arithmetic against simulation.
 
 Seed 002 (section 10) appraises options A-E for three phases: fostering, 16+
 semi-independent accommodation and residential care. It prices each with static
@@ -27,16 +27,18 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from experiments.compare import paired_table
+from experiments.compare import check_like_for_like, paired_table
 from experiments.runner import _pkg, version
 from experiments.sweep import Outcome, Task, _local, _serial
 from models.scenario import Scenario, ScenarioError
+from results import measures as catalogue
+from results.formatting import money, pct
 from results.risk import quantiles
-from results.store import write_json, write_parquet
+from results.store import write_json, write_parquet, write_year_tables
 
 PRESETS = Path(__file__).parent / "presets"
 LETTERS = ("A", "B", "C", "D", "E")
-WEEKS_PER_YEAR = 52  # the seed's static method: weekly cost x placements x 52
+WEEKS_PER_YEAR = 52  # the appraisal's static method: weekly cost x placements x 52
 
 #: phase -> (title, the pools whose spend the static check prices)
 PHASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -46,8 +48,7 @@ PHASES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 #: how far above the static figure counts as an overrun
 OVERRUN = 1.10
-#: a block used less than this in a year stands "more than 30% empty"
-MIN_UTILISATION = 0.70
+MIN_UTILISATION = catalogue.MIN_UTILISATION
 
 
 class AppraisalError(ScenarioError):
@@ -56,7 +57,7 @@ class AppraisalError(ScenarioError):
 
 @dataclass(frozen=True)
 class StaticLine:
-    """One line of the seed's arithmetic: placements at an average weekly cost, for 52 weeks."""
+    """One line of the appraisal's arithmetic: placements at an average weekly cost, for 52 weeks."""
 
     what: str
     placements: int
@@ -72,40 +73,40 @@ def _line(what: str, placements: int, weekly: float, source: str) -> StaticLine:
     return StaticLine(what, placements, weekly, source)
 
 
-_F = "seed 002 5.2 and 10.1: 236 fostering placements in 2019/20"
-#: The static check of each option: the seed's own volumes and average weekly costs (9.1, 10.1-10.3).
+_F = "Placements Commissioning Strategy 5.2 and 10.1: 236 fostering placements in 2019/20"
+#: The static check of each option: the appraisal's own volumes and average weekly costs (9.1, 10.1-10.3).
 STATIC: dict[str, tuple[StaticLine, ...]] = {
     "fostering_A": (_line("in-house incl. family and friends, as-is share", 143, 357.0, _F + "; 131 of 216 in-house at 31/03/2018 (5.2)"),
                     _line("IFA, as-is share", 93, 825.0, "85 of 216 IFA at 31/03/2018 (5.2); GBP 825 (9.1)")),
     "fostering_B": (_line("in-house incl. family and friends", 236, 357.0, _F + "; GBP 357 (9.1); 10.1 B gives GBP 4,381,104"),),
     "fostering_C": (_line("IFA incl. family and friends", 236, 825.0, _F + "; GBP 825 (9.1); 10.1 C gives GBP 10,124,400"),),
-    "fostering_D": (_line("in-house incl. family and friends (70%)", 165, 357.0, "seed 002 10.1 D gives GBP 6,108,960"),
-                    _line("IFA framework", 71, 825.0, "seed 002 10.1 D")),
-    "fostering_E": (_line("in-house incl. family and friends (70%)", 165, 357.0, "seed 002 10.1 D"),
+    "fostering_D": (_line("in-house incl. family and friends (70%)", 165, 357.0, "Placements Commissioning Strategy 10.1 D gives GBP 6,108,960"),
+                    _line("IFA framework", 71, 825.0, "Placements Commissioning Strategy 10.1 D")),
+    "fostering_E": (_line("in-house incl. family and friends (70%)", 165, 357.0, "Placements Commissioning Strategy 10.1 D"),
                     _line("IFA block", 8, 750.0, "the preset's block: 8 places at GBP 750 (assumption)"),
-                    _line("IFA framework", 63, 825.0, "seed 002 10.1 D: the rest of the 71 IFA placements")),
-    "16plus_A": (_line("DPS and Housing at the 2018 average", 40, 760.0, "seed 002 10.2 A gives GBP 1,580,800; 40 a year (5.2); GBP 760 (9.1)"),),
-    "16plus_B": (_line("Housing", 40, 350.0, "seed 002 10.2 B gives GBP 728,000"),),
-    "16plus_C": (_line("DPS contract", 40, 577.31, "seed 002 10.2 C gives GBP 1,200,805"),),
-    "16plus_D": (_line("Housing", 21, 350.0, "seed 002 4.2.4 (21 beds) and 10.2 B (GBP 350)"),
-                 _line("framework", 19, 577.31, "seed 002 10.2 C: DPS contract average")),
-    "16plus_E": (_line("Housing", 21, 350.0, "seed 002 4.2.4 and 10.2 B"),
-                 _line("block", 10, 550.0, "the preset's block: 10 places at GBP 550 (seed 002 10.2 C: GBP 549.10)"),
-                 _line("framework", 9, 577.31, "seed 002 10.2 C: DPS contract average")),
-    "residential_A": (_line("Clophill (in-house)", 5, 1918.0, "seed 002 10.3 C: 'Clophill as block contract and remainder spot-purchased' gives GBP 1,345,240"),
-                      _line("spot, out of area", 5, 3256.0, "seed 002 9.1: spot average Aug 2018")),
-    "residential_B": (_line("in-house, two homes", 10, 1918.0, "seed 002 10.3: 10 mainstream placements at the Clophill rate"),),
-    "residential_C": (_line("block", 10, 1918.0, "seed 002 10.3 C gives GBP 997,360"),),
-    "residential_D": (_line("Clophill (in-house)", 5, 1918.0, "seed 002 9.1"),
-                      _line("framework", 5, 3000.0, "seed 002 10.3 C: framework authorities pay 'in excess of GBP 3,000'")),
-    "residential_E": (_line("Clophill (in-house)", 5, 1918.0, "seed 002 9.1"),
-                      _line("block (Bunyan Road's 3 beds)", 3, 1918.0, "seed 002 10.3 E and 9.1"),
-                      _line("framework", 2, 3000.0, "seed 002 10.3 C")),
+                    _line("IFA framework", 63, 825.0, "Placements Commissioning Strategy 10.1 D: the rest of the 71 IFA placements")),
+    "16plus_A": (_line("DPS and Housing at the 2018 average", 40, 760.0, "Placements Commissioning Strategy 10.2 A gives GBP 1,580,800; 40 a year (5.2); GBP 760 (9.1)"),),
+    "16plus_B": (_line("Housing", 40, 350.0, "Placements Commissioning Strategy 10.2 B gives GBP 728,000"),),
+    "16plus_C": (_line("DPS contract", 40, 577.31, "Placements Commissioning Strategy 10.2 C gives GBP 1,200,805"),),
+    "16plus_D": (_line("Housing", 21, 350.0, "Placements Commissioning Strategy 4.2.4 (21 beds) and 10.2 B (GBP 350)"),
+                 _line("framework", 19, 577.31, "Placements Commissioning Strategy 10.2 C: DPS contract average")),
+    "16plus_E": (_line("Housing", 21, 350.0, "Placements Commissioning Strategy 4.2.4 and 10.2 B"),
+                 _line("block", 10, 550.0, "the preset's block: 10 places at GBP 550 (Placements Commissioning Strategy 10.2 C: GBP 549.10)"),
+                 _line("framework", 9, 577.31, "Placements Commissioning Strategy 10.2 C: DPS contract average")),
+    "residential_A": (_line("Clophill (in-house)", 5, 1918.0, "Placements Commissioning Strategy 10.3 C: 'Clophill as block contract and remainder spot-purchased' gives GBP 1,345,240"),
+                      _line("spot, out of area", 5, 3256.0, "Placements Commissioning Strategy 9.1: spot average Aug 2018")),
+    "residential_B": (_line("in-house, two homes", 10, 1918.0, "Placements Commissioning Strategy 10.3: 10 mainstream placements at the Clophill rate"),),
+    "residential_C": (_line("block", 10, 1918.0, "Placements Commissioning Strategy 10.3 C gives GBP 997,360"),),
+    "residential_D": (_line("Clophill (in-house)", 5, 1918.0, "Placements Commissioning Strategy 9.1"),
+                      _line("framework", 5, 3000.0, "Placements Commissioning Strategy 10.3 C: framework authorities pay 'in excess of GBP 3,000'")),
+    "residential_E": (_line("Clophill (in-house)", 5, 1918.0, "Placements Commissioning Strategy 9.1"),
+                      _line("block (Bunyan Road's 3 beds)", 3, 1918.0, "Placements Commissioning Strategy 10.3 E and 9.1"),
+                      _line("framework", 2, 3000.0, "Placements Commissioning Strategy 10.3 C")),
 }
 
 
 def static_cost(option_id: str) -> int:
-    """The option's static check in GBP a year, rounded to the pound as the seed rounds it."""
+    """The option's static check in GBP a year, rounded to the pound as the appraisal rounds it."""
     return int(round(sum(line.cost for line in STATIC[option_id])))
 
 
@@ -201,6 +202,8 @@ def appraise(phase: str = "all", replications: int = 200, workers: int | None = 
     if replications < 2:
         raise AppraisalError("--replications", f"must be at least 2, got {replications}")
     options = load_options(phase)
+    for o in options[1:]:  # options are paired against A and against each other: one reported period
+        check_like_for_like(options[0].scenario, o.scenario, options[0].path.name, o.path.name)
     seed = Scenario.default().run.seed if seed is None else seed
     scenarios: dict[str, Scenario] = {}  # one per distinct content (the A options are the same authority)
     runs_of: dict[str, str] = {}
@@ -235,20 +238,10 @@ def _check(outcome: Outcome) -> None:
 
 # --------------------------------------------------------------------------- the table
 
-#: measure -> (label, metric, pool, unit, statistics)
-MEASURES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
-    "total_spend": ("Yearly spend, whole authority", "spend_total", "all", "GBP/year", ("p10", "p50", "p90", "mean")),
-    "voids": ("Void cost (retainers on empty block places)", "spend_retainers", "all", "GBP/year", ("p50", "p90", "mean")),
-    "emergency": ("Emergency placements while waiting", "spend_emergency", "all", "GBP/year", ("p50", "mean")),
-    "moves": ("Placement moves per child-year", "moves_per_child_year", "all", "moves/child-year", ("p10", "p50", "p90", "mean")),
-    "share_3plus": ("Children with 3+ placements in the year", "share_3plus_placements", "all", "share", ("p10", "p50", "p90", "mean")),
-    "waiting_days": ("Days waiting without a suitable placement", "waiting_days", "all", "days/year", ("p10", "p50", "p90", "mean")),
-    "share_waited": ("Children who waited", "share_waited", "all", "share", ("p50", "mean")),
-    "out_of_area": ("Placement days out of area", "share_out_of_area", "all", "share", ("p50", "mean")),
-    "siblings_together": ("Sibling groups placed together at entry", "share_together_at_entry", "all", "share", ("p50", "mean")),
-}
+#: the catalogue's measures the appraisal reports, and their statistics (results/measures.py)
+MEASURES = catalogue.APPRAISAL
 LABELS: dict[str, str] = {
-    "static_cost": "Static check (seed's method)",
+    "static_cost": "Static check (the appraisal's arithmetic)",
     "phase_spend": "Yearly spend, this phase's pools",
     "phase_children": "Children in this phase's pools",
     "over_static": "P(phase spend ≥ 110% of the static check)",
@@ -256,12 +249,12 @@ LABELS: dict[str, str] = {
     "block_under_min": "P(a block more than 30% empty in a year)",
     "total_spend_vs_A": "Yearly spend against option A (paired)",
     "waiting_days_vs_A": "Waiting days against option A (paired)",
-    **{k: v[0] for k, v in MEASURES.items()},
+    **{k: catalogue.measure(k).label for k in MEASURES},
 }
 UNITS: dict[str, str] = {"static_cost": "GBP/year", "phase_spend": "GBP/year", "phase_children": "children",
                          "over_static": "probability", "block_utilisation": "share", "block_under_min": "probability",
                          "total_spend_vs_A": "GBP/year", "waiting_days_vs_A": "days/year",
-                         **{k: v[3] for k, v in MEASURES.items()}}
+                         **{k: catalogue.measure(k).unit for k in MEASURES}}
 TABLE_COLUMNS = ["phase", "option", "letter", "title", "measure", "statistic", "value", "unit", "n"]
 
 
@@ -291,7 +284,8 @@ def appraisal_table(metrics: pd.DataFrame, options: list[Option]) -> pd.DataFram
             yearly = util.groupby(["replication", "year"]).value.min()
             extra.append((o.id, "block_under_min", "probability", float((yearly < MIN_UTILISATION).mean()), len(yearly)))
             per_rep.append(util.groupby(["scenario", "replication"]).value.mean().reset_index().assign(measure="block_utilisation"))
-        for name, (_label, metric, pool, _unit, _stats) in MEASURES.items():
+        for name in MEASURES:
+            metric, pool = catalogue.measure(name).metric, catalogue.measure(name).pool
             sub = m[(m.metric == metric) & (m.pool == pool) & m.value.notna()]
             if not sub.empty:
                 per_rep.append(sub.groupby(["scenario", "replication"]).value.mean().reset_index().assign(measure=name))
@@ -305,7 +299,7 @@ def appraisal_table(metrics: pd.DataFrame, options: list[Option]) -> pd.DataFram
                     extra += [(o.id, name, "difference", float(r.difference), n), (o.id, name, "lo90", float(r.lo), n),
                               (o.id, name, "hi90", float(r.hi), n)]
     q = quantiles(pd.concat(per_rep, ignore_index=True)[["scenario", "replication", "measure", "value"]])
-    wanted = {**{k: v[4] for k, v in MEASURES.items()}, "phase_spend": ("p10", "p50", "p90", "mean"),
+    wanted = {**MEASURES, "phase_spend": ("p10", "p50", "p90", "mean"),
               "phase_children": ("p50", "mean"), "block_utilisation": ("p10", "p50", "mean")}
     q = q[[s in wanted.get(m, ()) for m, s in zip(q.measure, q.statistic)]]
     table = pd.concat([q, pd.DataFrame(extra, columns=q.columns)], ignore_index=True).rename(columns={"scenario": "option"})
@@ -313,7 +307,7 @@ def appraisal_table(metrics: pd.DataFrame, options: list[Option]) -> pd.DataFram
     table = table.merge(info, on="option", how="left")
     table["unit"] = table.measure.map(UNITS)
     order = {o.id: i for i, o in enumerate(options)}
-    m_order = {m: i for i, m in enumerate(["static_cost", "phase_spend", "over_static", "total_spend", "total_spend_vs_A",
+    m_order = {m: i for i, m in enumerate(["static_cost", "phase_spend", "over_static", "spend", "total_spend_vs_A",
                                            "voids", "block_utilisation", "block_under_min", "emergency", "phase_children",
                                            "moves", "share_3plus", "waiting_days", "waiting_days_vs_A", "share_waited",
                                            "out_of_area", "siblings_together"])}
@@ -331,11 +325,7 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _money(x: float) -> str:
-    return "–" if pd.isna(x) else f"£{x:,.0f}"
-
-
-def _pct(x: float) -> str:
-    return "–" if pd.isna(x) else f"{100 * x:.0f}%"
+    return money(x)
 
 
 def format_appraisal(table: pd.DataFrame, replications: int) -> str:
@@ -353,10 +343,10 @@ def format_appraisal(table: pd.DataFrame, replications: int) -> str:
         for r in sub.to_dict("records"):
             lines.append(
                 f"  {r['title'][:51]:<52}{_money(r['static_cost.value']):>14}{_money(r['phase_spend.p10']):>13}"
-                f"{_money(r['phase_spend.p50']):>13}{_money(r['phase_spend.p90']):>13}{_pct(r['over_static.probability']):>10}"
-                f"{_money(r.get('voids.mean')):>11}{r.get('moves.mean', np.nan):>7.2f}{_pct(r.get('share_3plus.mean')):>6}"
-                f"{r.get('waiting_days.mean', np.nan):>8.0f}{_pct(r.get('out_of_area.mean')):>6}"
-                f"{_pct(r.get('siblings_together.mean')):>6}")
+                f"{_money(r['phase_spend.p50']):>13}{_money(r['phase_spend.p90']):>13}{pct(r['over_static.probability']):>10}"
+                f"{_money(r.get('voids.mean')):>11}{r.get('moves.mean', np.nan):>7.2f}{pct(r.get('share_3plus.mean')):>6}"
+                f"{r.get('waiting_days.mean', np.nan):>8.0f}{pct(r.get('out_of_area.mean')):>6}"
+                f"{pct(r.get('siblings_together.mean')):>6}")
     lines += ["", "voids: retainers on empty block places (mean, £/year); moves: per child-year; 3+: children with 3+ "
               "placements in the year; wait d: days waiting for a suitable placement per year; OOA: placement days out "
               "of area; sibs: sibling groups placed together at entry. All whole-authority means."]
@@ -372,6 +362,7 @@ def write_appraisal(result: Appraisal, out: Path, command: str | None = None, fi
     text = format_appraisal(result.table, result.replications)
     (out / "appraisal.txt").write_text(text + "\n", encoding="utf-8")
     write_parquet(result.metrics, out / "metrics.parquet")
+    write_year_tables(out, result.metrics, result.options[0].scenario.run.start_date.month)
     manifest = {
         "kind": "placesim appraisal",
         "placesim_version": version(),

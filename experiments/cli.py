@@ -88,8 +88,8 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
     """Run a scenario (the built-in default authority if PATH is omitted) and summarise it."""
     from experiments.runner import run
     from results.figures import write_figures
-    from results.store import new_run_dir, write_tables
-    from results.summary import format_summary, summarise
+    from results.store import new_run_dir, write_tables, write_year_tables
+    from results.summary import format_by_year, format_summary, summarise
 
     s = _load(path, assignments)
     changes = {}
@@ -101,6 +101,7 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
         s = s.replace(changes)
     n = replications or s.run.replications
     out_dir = Path(out) if out else new_run_dir("runs", s.name)
+    _writable(out_dir)
     command = _command_line(click.get_current_context())
     if not quiet:
         click.echo(f"placesim: scenario '{s.name}', {n} replications x {s.run.years} years "
@@ -110,6 +111,8 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
     table = summarise(result.metrics)
     text = format_summary(table, title=f"Scenario '{s.name}': yearly means over {s.run.years} years, {n} replications")
     write_tables(out_dir, result.metrics, result.events, table, text, result.manifest)
+    yearly, _ages = write_year_tables(out_dir, result.metrics, s.run.start_date.month)
+    (out_dir / "by_year.txt").write_text(format_by_year(yearly) + "\n", encoding="utf-8")
     if not no_figures:
         write_figures(result.metrics, out_dir)
     _report(out_dir)
@@ -117,37 +120,72 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
         click.echo(str(out_dir))
         return
     click.echo(text)
-    click.echo(f"\nRuntime {result.manifest['runtime_seconds']:.1f} s. Results in {out_dir}/")
+    click.echo(f"\nThe same measures by financial year are in {out_dir / 'by_year.txt'} (and by_year.csv); children by "
+               f"age band and pool in by_age.csv; everything in workbook.xlsx.")
+    click.echo(f"Runtime {result.manifest['runtime_seconds']:.1f} s. Results in {out_dir}/")
 
 
 @main.command("compare")
 @click.argument("base")
 @click.argument("alt")
 @click.option("-r", "--replications", type=click.IntRange(2), help="Replications of each (default: BASE's run.replications).")
+@click.option("-y", "--years", type=click.IntRange(1, 200), help="Simulated years reported, for both (default: run.years).")
+@click.option("-s", "--seed", type=click.IntRange(0), help="Root seed, for both (default: BASE's run.seed).")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of ALT. Repeatable.")
-def compare_cmd(base, alt, replications, out, assignments) -> None:
-    """Compare ALT with BASE under common random numbers (either may be 'default')."""
-    from experiments.compare import compare, format_comparison
-    from results.store import new_run_dir, write_json, write_parquet
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of BOTH scenarios. Repeatable.")
+@click.option("--set-base", "base_assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of BASE only. Repeatable.")
+@click.option("--set-alt", "alt_assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of ALT only. Repeatable.")
+def compare_cmd(base, alt, replications, years, seed, out, assignments, base_assignments, alt_assignments) -> None:
+    """Compare ALT with BASE under common random numbers (either may be 'default').
 
-    b = Scenario.default() if base == "default" else Scenario.load(base)
-    a = _load(None if alt == "default" else alt, assignments)
+    --set changes both, --set-base and --set-alt one side; --years and --seed apply to both.
+    Scenarios whose reported periods differ (run.years, run.start_date, run.warmup_years) are refused."""
+    from experiments.compare import check_like_for_like, compare, format_comparison, side_name
+    from results.store import new_run_dir, write_json, write_parquet, write_year_tables
+
+    b = _load(None if base == "default" else base, assignments + base_assignments)
+    a = _load(None if alt == "default" else alt, assignments + alt_assignments)
+    common = {}
+    if years is not None:
+        common["run.years"] = years
+    if seed is not None:
+        common["run.seed"] = seed
+    if common:
+        b, a = b.replace(common), a.replace(common)
+    b_name = side_name(base, b, base_assignments)
+    a_name = side_name(alt, a, alt_assignments)
+    if b_name == a_name:
+        b_name, a_name = f"{b_name} (base)", f"{a_name} (alt)"
+    check_like_for_like(b, a, f"BASE {b_name!r}", f"ALT {a_name!r}")
     n = replications or b.run.replications
     out_dir = Path(out) if out else new_run_dir("runs", f"compare-{a.name}")
+    _writable(out_dir)
     with click.progressbar(length=2 * n, label="simulating", file=sys.stderr) as bar:
         result = compare(b, a, n, progress=bar.update)
-    text = format_comparison(result.table, b.name, a.name)
+    text = format_comparison(result.table, b_name, a_name)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = pd.concat([result.base.metrics.assign(scenario="base"), result.alt.metrics.assign(scenario="alt")], ignore_index=True)
     write_parquet(metrics, out_dir / "metrics.parquet")
+    write_year_tables(out_dir, metrics, b.run.start_date.month)
     result.table.to_csv(out_dir / "comparison.csv", index=False)
     (out_dir / "comparison.txt").write_text(text + "\n", encoding="utf-8")
-    write_json({"command": _command_line(click.get_current_context()), "base": result.base.manifest,
+    write_json({"kind": "placesim comparison", "command": _command_line(click.get_current_context()),
+                "base_name": b_name, "alt_name": a_name, "base": result.base.manifest,
                 "alt": result.alt.manifest}, out_dir / "manifest.json")
     _report(out_dir)
     click.echo(text)
     click.echo(f"\nResults in {out_dir}/")
+
+
+def _writable(out_dir: Path) -> None:
+    """Refuse, before any simulation, an output folder that cannot be created or written."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".placesim-write-check"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as e:
+        raise ScenarioError("--out", f"cannot write to {out_dir}: {e.strerror or e}") from None
 
 
 @main.command("sweep")
@@ -227,6 +265,7 @@ def risk_cmd(folder, no_figures) -> None:
     from experiments.sweep import write_risk
 
     _reg, text = write_risk(Path(folder), figures=not no_figures)
+    _report(Path(folder))
     click.echo(text, nl=False)
     click.echo(f"\nResults in {folder}/")
 
@@ -241,10 +280,12 @@ def report_cmd(folder) -> None:
 
 
 def _report(folder: Path) -> None:
-    """Write the folder's report.html at the end of a command."""
+    """Write the folder's report.html and workbook.xlsx at the end of a command."""
     from results.report import write_report
+    from results.workbook import write_workbook
 
     write_report(folder)
+    write_workbook(folder)
 
 
 @main.command("appraise")
@@ -257,9 +298,10 @@ def _report(folder: Path) -> None:
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures (report.html still has its own).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the output folder.")
 def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
-    """Appraise the seed council's commissioning options A-E: static check against simulated spend and risk."""
+    """Appraise the council's commissioning options A-E: static check against simulated spend and risk."""
     from experiments.appraise import appraise, format_appraisal, load_options, write_appraisal
     from results.report import write_report
+    from results.workbook import write_workbook
     from results.store import new_run_dir
 
     n_runs = len({o.id for o in load_options(phase)}) * replications
@@ -268,6 +310,7 @@ def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
         result = appraise(phase, replications, workers=workers, progress=bar.update)
     write_appraisal(result, out_dir, command=_command_line(click.get_current_context()), figures=not no_figures)
     report = write_report(out_dir)
+    write_workbook(out_dir)
     if quiet:
         click.echo(str(out_dir))
         return

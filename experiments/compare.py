@@ -9,27 +9,16 @@ mean then carries far less noise than a difference between independent runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from experiments.runner import RunResult, run
-from models.scenario import Scenario
-
-#: (label, metric, pool, unit) compared by default
-MEASURES: list[tuple[str, str, str, str]] = [
-    ("Yearly spend", "spend_total", "all", "GBP/year"),
-    ("Placement spend", "spend_placements", "all", "GBP/year"),
-    ("Retainers on empty block places (voids)", "spend_retainers", "all", "GBP/year"),
-    ("Emergency placement spend", "spend_emergency", "all", "GBP/year"),
-    ("Placement moves per child-year", "moves_per_child_year", "all", "moves"),
-    ("Children with 3+ placements in the year", "share_3plus_placements", "all", "share"),
-    ("Days waiting without a suitable placement", "waiting_days", "all", "days/year"),
-    ("Children who waited", "share_waited", "all", "share"),
-    ("Placement days out of area", "share_out_of_area", "all", "share"),
-]
-
+from models.scenario import Scenario, ScenarioError
+from results.formatting import fmt
+from results.measures import COMPARE, measures
 
 @dataclass
 class Comparison:
@@ -47,7 +36,8 @@ def per_replication(metrics: pd.DataFrame, metric: str, pool: str) -> pd.Series:
 def paired_table(base: pd.DataFrame, alt: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
     """Mean paired difference ALT - BASE with its ``level`` confidence interval (Student t)."""
     rows = []
-    for label, metric, pool, unit in MEASURES:
+    for m in measures(COMPARE):
+        label, metric, pool, unit = m.label, m.metric, m.pool, m.unit
         a, b = per_replication(base, metric, pool), per_replication(alt, metric, pool)
         both = pd.concat({"base": a, "alt": b}, axis=1).dropna()
         if both.empty:
@@ -61,8 +51,45 @@ def paired_table(base: pd.DataFrame, alt: pd.DataFrame, level: float = 0.90) -> 
     return pd.DataFrame(rows)
 
 
+#: run settings two scenarios must share to be compared year for year
+LIKE_FOR_LIKE: tuple[str, ...] = ("run.start_date", "run.years", "run.warmup_years")
+
+
+def check_like_for_like(base: Scenario, alt: Scenario, base_name: str = "BASE", alt_name: str = "ALT") -> None:
+    """Refuse to pair scenarios whose reported periods differ: a yearly mean over 10 years and one over
+    5 years measure different things (a trend, a contract ending), so their difference is no answer."""
+    for key in LIKE_FOR_LIKE:
+        a, b = _get(base, key), _get(alt, key)
+        if a != b:
+            raise ScenarioError(key, f"{base_name} has {a} and {alt_name} has {b}: compare scenarios over the same "
+                                     f"period (set it for both, e.g. --set {key}={b} or --years)")
+
+
+def side_name(arg: str, scenario: Scenario, assignments: tuple[str, ...] = ()) -> str:
+    """How a report names one side: the scenario's own ``name`` (or its file name when the file
+    leaves the name at "default"), followed by the values changed for this side only."""
+    if arg == "default":
+        name = scenario.name
+    else:
+        name = scenario.name if scenario.name != "default" else Path(arg).stem
+    if assignments:
+        name += " with " + ", ".join(a.strip() for a in assignments)
+    return name
+
+
+def _get(s: Scenario, key: str):
+    obj = s
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def compare(base: Scenario, alt: Scenario, replications: int, progress=None) -> Comparison:
-    """Run both scenarios with the same seed and replication numbers, and pair them."""
+    """Run both scenarios with the same seed and replication numbers, and pair them.
+
+    Raises :class:`ScenarioError` when the two reported periods differ (:func:`check_like_for_like`).
+    ALT takes BASE's seed, so replication k of both meets the same children."""
+    check_like_for_like(base, alt)
     if alt.run.seed != base.run.seed:
         alt = alt.replace({"run.seed": base.run.seed})
     rb = run(base, replications, progress=progress)
@@ -70,21 +97,16 @@ def compare(base: Scenario, alt: Scenario, replications: int, progress=None) -> 
     return Comparison(rb, ra, paired_table(rb.metrics, ra.metrics))
 
 
-def _fmt(x: float, unit: str, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    if unit == "GBP/year":
-        return f"{'-' if x < 0 else ('+' if signed else '')}£{abs(x):,.0f}"
-    if unit == "share":
-        return f"{100 * x:{sign}.2f}%" if signed else f"{100 * x:.1f}%"
-    return f"{x:{sign},.2f}"
-
-
 def format_comparison(table: pd.DataFrame, base_name: str, alt_name: str) -> str:
     width = max(len(m) for m in table.measure) + 2
     lines = [f"ALT '{alt_name}' - BASE '{base_name}', paired under common random numbers "
              f"({int(table.replications.max())} replications; interval: 90% confidence for the mean difference)", "",
+             "base and alt: means across replications of each replication's yearly mean; difference: mean of the "
+             "paired differences ALT - BASE (percentage points, pp, for shares)", "",
              f"  {'':{width}}{'base':>14}{'alt':>14}{'difference':>14}   90% interval"]
     for r in table.itertuples():
-        lines.append(f"  {r.measure:{width}}{_fmt(r.base, r.unit):>14}{_fmt(r.alt, r.unit):>14}"
-                     f"{_fmt(r.difference, r.unit, True):>14}   {_fmt(r.lo, r.unit, True)} to {_fmt(r.hi, r.unit, True)}")
+        if r.base == 0 and r.alt == 0 and r.lo == 0 and r.hi == 0:
+            continue  # a cost line neither scenario has (no fee uplift, no new capacity, ...)
+        lines.append(f"  {r.measure:{width}}{fmt(r.base, r.unit):>14}{fmt(r.alt, r.unit):>14}"
+                     f"{fmt(r.difference, r.unit, True):>14}   {fmt(r.lo, r.unit, True)} to {fmt(r.hi, r.unit, True)}")
     return "\n".join(lines)

@@ -46,6 +46,8 @@ RESERVED_FACTORS = {
     "run.seed": "every scenario uses the experiment's seed (common random numbers); set `seed` instead",
     "run.replications": "set `replications` in the experiment instead",
     "name": "scenario names are made from the factor values",
+    **{k: "every scenario of a sweep is reported over the same period, so they compare year for year; "
+          "set it in [base] set instead" for k in ("run.years", "run.start_date", "run.warmup_years")},
 }
 GRID_KEYS = {"from", "to", "step"}
 

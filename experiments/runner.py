@@ -60,6 +60,7 @@ def run(scenario: Scenario, replications: int | None = None, keep_events: bool =
             progress(1)
     seconds = time.perf_counter() - t0
     manifest = {
+        "kind": "placesim run",
         "placesim_version": version(),
         "scenario_name": scenario.name,
         "scenario": scenario.to_dict(),

@@ -394,8 +394,14 @@ def write_risk(out: str | Path, figures: bool = True):
     manifest = read_manifest(out)
     settings = RiskSettings.from_dict(manifest["experiment"]["risk"])
     scenarios, factors = scenario_table(manifest)
-    metrics = read_metrics(out, METRICS_USED)
+    from results.measures import AGE_METRIC, BY_YEAR, measures
+    from results.store import write_year_tables
+
+    wanted = sorted(set(METRICS_USED) | {m.metric for m in measures(BY_YEAR)} | {AGE_METRIC})
+    metrics = read_metrics(out, wanted)
     reg = register(metrics, scenarios, settings, factors)
+    start = manifest.get("base_scenario", {}).get("run", {}).get("start_date", "2019-04-01")
+    write_year_tables(out, metrics, int(str(start)[5:7]) if len(str(start)) >= 7 else 4)
     write_parquet(reg.tidy, out / "risk.parquet")
     reg.tidy.to_csv(out / "risk.csv", index=False)
     write_parquet(reg.yearly, out / "risk_by_year.parquet")

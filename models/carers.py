@@ -3,7 +3,7 @@
 National figures are from Ofsted, Fostering in England 2022-23 ("Ofsted FiE"):
 125,195 enquiries, 8,010 applications, 4,080 households approved, and 5,125 of
 about 40,130 mainstream households deregistered (12.8%). Local figures are from
-the seed council's options appraisal (seed 002): 178 approved places in 103 households.
+the council's options appraisal (Placements Commissioning Strategy): 178 approved places in 103 households.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from models.schema import ScenarioError, param, probability
 
 OFSTED = "Ofsted, Fostering in England 2022-23"
-SEED = "seed 002 (options appraisal)"
+SEED = "Placements Commissioning Strategy (options appraisal)"
 ASSUMED = "assumption, to be calibrated"
 
 
@@ -34,7 +34,7 @@ class Carers:
                                             SEED + " 8: lack of availability of parent & child carers; assumption, to be calibrated")
     out_of_area: float = probability(0.05, "share of in-house households living out of area", ASSUMED)
     max_placements: int = param(2, "separate placements (unrelated children or sibling groups) a household takes at once",
-                                ASSUMED + "; seed 002 8: better matching keeps carers occupied", ge=1, le=4)
+                                ASSUMED + "; Placements Commissioning Strategy 8: better matching keeps carers occupied", ge=1, le=4)
     mismatch: tuple[str, ...] = param(("high",), "need bands that may be placed with a carer without the complex-needs skill, at a cost",
                                       ASSUMED, choices=("standard", "moderate", "high", "complex"))
     mismatch_breakdown_multiplier: float = param(2.0, "breakdown hazard multiplier for a placement outside the carer's skills", ASSUMED, ge=1.0, le=100.0)
@@ -51,6 +51,8 @@ class Campaign:
     start: dt.date = param(dt.date(2020, 4, 1), "first day of the campaign")
     end: dt.date = param(dt.date(2021, 3, 31), "last day of the campaign")
     enquiry_multiplier: float = param(1.5, "enquiries during the campaign, as a multiple of the usual rate", ge=0.0, le=100.0)
+    cost: float = param(50_000.0, "cost of the campaign (advertising, events, staff time), spread evenly over its days",
+                        "assumption: a council's local fostering campaign of a year, about GBP 50,000", ge=0.0, le=1e9, unit="GBP")
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
@@ -63,14 +65,25 @@ class Recruitment:
 
     enabled: bool = param(True, "new in-house households are recruited")
     enquiries_per_year: float = param(345.0, "enquiries a year from people interested in fostering for the council",
-                                      OFSTED + " scaled to 103 households, tuned so approvals slightly trail turnover (seed 002 8: difficulty recruiting above turnover)", ge=0.0, unit="per year")
+                                      OFSTED + " scaled to 103 households, tuned so approvals slightly trail turnover (Placements Commissioning Strategy 8: difficulty recruiting above turnover)", ge=0.0, unit="per year")
     application_rate: float = probability(0.064, "share of enquiries that become applications", OFSTED + ": 8,010 / 125,195")
     approval_rate: float = probability(0.51, "share of applications approved after assessment", OFSTED + ": 4,080 / 8,010")
     assessment_days: float = param(210.0, "length of an assessment", "domain primer: about 6-8 months", ge=0.0, le=3650.0, unit="days")
     assessment_capacity: int = param(25, "assessments the fostering service can run at once; applications beyond wait", ASSUMED, ge=1)
-    fee_uplift: float = param(0.0, "rise in the in-house carer fee, as a share (0.1 = +10%)", ge=-0.9, le=5.0)
+    fee_uplift: float = param(0.0, "rise in the in-house carer fee, as a share (0.1 = +10%). It raises the cost of every"
+                                   " in-house fostering placement by fee_uplift x inhouse.fostering.fee_share x weekly_cost"
+                                   " (not kinship placements), and the applications to foster (fee_conversion_elasticity)",
+                              ge=-0.9, le=5.0)
     fee_conversion_elasticity: float = param(1.0, "relative rise in the application rate per unit of fee_uplift", ASSUMED, ge=0.0, le=20.0)
     campaigns: tuple[Campaign, ...] = param((), "recruitment campaigns")
+    cost_per_enquiry: float = param(100.0, "cost of handling one enquiry (calls, information, an initial visit for some)",
+                                    ASSUMED + ": about 2 hours of a recruitment officer's time", ge=0.0, le=1e6, unit="GBP")
+    cost_per_assessment: float = param(6_000.0, "cost of one assessment (Form F, checks, training, panel), approved or not",
+                                       ASSUMED + ": an independent Form F assessment costs GBP 3,000-4,000; checks, skills"
+                                       " training and panel add about as much again", ge=0.0, le=1e7, unit="GBP")
+    team_yearly: float = param(150_000.0, "yearly fixed cost of the recruitment and assessment team and its marketing,"
+                                          " paid while recruitment runs", ASSUMED + ": about 3 posts with on-costs", ge=0.0,
+                               le=1e9, unit="GBP/year")
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,7 @@ class IfaCarers:
     enabled: bool = param(True, "IFA spot placements are made with IFA carer households that have room and the skills")
     households: int = param(70, "IFA households taking the council's children when the warm-up starts",
                             ASSUMED + "; " + SEED + " 4.2.4: 19 agencies on the DPS; sized so that in the default about half the approved places are"
-                            " filled and a quarter of IFA searches find no household with room and the skills (seed 003: the IFA sector appears to be reaching capacity)", ge=0)
+                            " filled and a quarter of IFA searches find no household with room and the skills (Complex Needs Accommodation Sufficiency Strategy 2019-2024: the IFA sector appears to be reaching capacity)", ge=0)
     approval_shares: tuple[float, ...] = param(
         (0.47, 0.37, 0.13, 0.03), "share of households approved for 1, 2, 3 and 4 children",
         "as in-house: " + SEED + " 4.2.4", ge=0.0, le=1.0, length=4)

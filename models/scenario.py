@@ -1,8 +1,8 @@
 """The validated, frozen scenario: every parameter of a placesim run, with its default and source.
 
-Defaults describe a mid-sized English authority built from the seed council's
-placements commissioning options appraisal (seed ``002``, "the appraisal"
-below): 178 in-house fostering places in 103 households, 5 in-house residential
+Defaults describe a mid-sized English authority built from the council's
+placements commissioning options appraisal ("Placements Commissioning Strategy:
+discussion paper and options appraisal", "the appraisal" below): 178 in-house fostering places in 103 households, 5 in-house residential
 beds, 21 in-house 16+ beds through Housing, and the weekly costs of its section 9.1.
 Where the appraisal is silent, national figures (DfE SSDA903 statistics) or a
 stated assumption are used; each field's ``source`` says which.
@@ -23,7 +23,8 @@ from models.siblings import Siblings
 from models.transitions import Escalation, ParentChild, Reviews, StayingPut, StepDown
 from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
 
-SEED = "seed 002 (options appraisal)"
+SEED_TITLE = "Placements Commissioning Strategy: discussion paper and options appraisal"
+SEED = SEED_TITLE
 NATIONAL = "DfE, Children looked after in England 2024 (SSDA903)"
 ASSUMED = "assumption, to be calibrated"
 
@@ -43,6 +44,20 @@ class RunSettings:
     warmup_years: int = param(3, "years simulated before the reported period, from the initial stock, then discarded", ge=0, le=50)
     replications: int = param(40, "independent replications (the 90% intervals come from these)", ge=1, le=100_000)
     seed: int = param(20190401, "root seed; every random stream is spawned from it", ge=0)
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Entries rising (or falling) by a share over some years, at a steady yearly rate, then holding."""
+
+    by: float = param(0.2, "change of the entry rate, as a share (0.2 = +20%): entries in reported year `years` are this"
+                           " much above the first reported year's rate_per_year", ge=-0.9, le=10.0)
+    years: int = param(5, "the reported year that reaches the change (year 1 is the first reported year); later years"
+                          " hold it", ge=2, le=200)
+
+    def multiplier(self, k: int) -> float:
+        """Entry-rate multiplier of reported year ``k`` (0 = the first)."""
+        return (1.0 + self.by) ** (min(k, self.years - 1) / (self.years - 1))
 
 
 @dataclass(frozen=True)
@@ -69,8 +84,34 @@ class Entries:
         " its drawn pool's options in its policy order (kinship whether or not a connected carer was drawn) and falls"
         " back to the whole order if none has room. Not set or empty: the stock is placed by the policy like any child",
         "children in care at 31 March by placement (a calibrated scenario sets it from the last return)", ge=0.0, le=1.0)
+    growth: Growth | None = param(None, "a change of the entry rate over some years, e.g. growth = { by = 0.2, years = 5 }"
+                                        " (+20%, reached in reported year 5); not with trend or forecast")
+    forecast: tuple[float, ...] = param((), "expected entries in each reported year, first to last (for example the council's"
+                                            " own forecast); years after the last keep its value, and the warm-up uses the"
+                                            " first. When given it replaces rate_per_year, trend and growth",
+                                        ge=0.0, le=1e6, unit="children/year")
+
+    def yearly_rates(self, years: int) -> list[float] | None:
+        """Expected entries in each reported year when set by ``growth`` or ``forecast`` (None: the
+        rate follows ``trend``, continuously)."""
+        if self.growth is None and not self.forecast:
+            return None
+        return [self.yearly_rate(k) for k in range(years)]
+
+    def yearly_rate(self, k: int) -> float:
+        """Expected entries in reported year ``k`` (0 = the first), at the start of the year for a trend."""
+        if self.forecast:
+            return float(self.forecast[min(k, len(self.forecast) - 1)])
+        if self.growth is not None:
+            return self.rate_per_year * self.growth.multiplier(k)
+        return self.rate_per_year * (1.0 + self.trend) ** k
 
     def __post_init__(self) -> None:
+        if self.growth is not None and self.forecast:
+            raise ScenarioError("entries.growth", "give growth or forecast, not both")
+        if self.trend != 0 and (self.growth is not None or self.forecast):
+            raise ScenarioError("entries.trend", "a trend cannot be combined with "
+                                + ("entries.forecast" if self.forecast else "entries.growth") + "; set trend = 0")
         _shares(self.age_shares, "entries.age_shares")
         _shares(self.need_shares, "entries.need_shares")
         _shares(self.initial_age_shares, "entries.initial_age_shares")
@@ -101,37 +142,92 @@ class Exits:
 class Kinship:
     enabled: bool = param(True, "connected (family and friends) carers can be found")
     probability_by_age: tuple[float, ...] = param(
-        (0.16, 0.18, 0.18, 0.12, 0.05), f"chance a connected carer is found when a child first needs a placement, {_BANDS5}",
-        SEED + " 5.2: ~30 children in family and friends care", ge=0.0, le=1.0, length=5)
+        (0.144, 0.162, 0.162, 0.108, 0.045), f"chance a connected carer is found when a child first needs a placement, {_BANDS5}",
+        SEED + " 5.2: ~30 children in family and friends care (tuned to it with the breakdown hazards)", ge=0.0, le=1.0, length=5)
     weekly_cost: float = param(357.0, "weekly cost of a kinship placement (paid at in-house rates)", SEED + " 9.1: in-house average Aug 2018", ge=0.0, unit="GBP/week")
 
 
 @dataclass(frozen=True)
-class Capacity:
-    """The council's own places of one kind."""
+class Opening:
+    """New in-house places from a date (a new home, more Housing beds), perhaps until a closing date."""
 
-    places: int = param(0, "places the council owns", ge=0)
+    start: dt.date = param(dt.date(2021, 4, 1), "first day the new places take children")
+    places: int = param(4, "places added", ge=1, le=10_000)
+    end: dt.date | None = param(None, "last day the places take children (not set: they stay open). A place still"
+                                      " occupied then closes when its child leaves")
+    capital_cost: float | None = param(None, "one-off cost of opening (buying, adapting, registering), paid on the start"
+                                             " date; not set: places x the capacity's capital_per_place", ge=0.0,
+                                       le=1e10, unit="GBP")
+
+    def __post_init__(self) -> None:
+        if self.end is not None and self.end < self.start:
+            raise ScenarioError("end", f"places close ({self.end}) before they open ({self.start})")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The council's own places of one kind.
+
+    ``weekly_cost`` is the full cost of a place-week when the place is occupied. ``fixed_share``
+    of it is staffing and running cost that is paid for every open place, full or empty; the rest
+    is paid only while a child is placed. ``fixed_weekly`` is a further cost of the whole service.
+    """
+
+    places: int = param(0, "places the council owns", ge=0, le=100_000)
     usable_share: float = probability(1.0, "share of places that can be used at once (approved places that matching leaves usable)")
-    weekly_cost: float = param(0.0, "cost per occupied place-week", ge=0.0, unit="GBP/week")
-    fixed_weekly: float = param(0.0, "fixed running cost, paid whether places are full or empty", ge=0.0, unit="GBP/week")
+    weekly_cost: float = param(0.0, "full cost of an occupied place-week (fixed and per-child parts together)", ge=0.0,
+                               le=100_000.0, unit="GBP/week")
+    fixed_share: float = probability(0.0, "share of weekly_cost that is paid for every open place, full or empty"
+                                          " (staff, premises); the rest is paid per occupied place-week")
+    fixed_weekly: float = param(0.0, "further fixed running cost of the whole service, paid whether places are full or empty",
+                                ge=0.0, le=1e8, unit="GBP/week")
+    capital_per_place: float = param(0.0, "one-off cost of opening a new place (see openings)", ge=0.0, le=1e8, unit="GBP")
+    end: dt.date | None = param(None, "last day the places above take children (not set: they stay open). A place"
+                                      " still occupied then closes when its child leaves")
+    openings: tuple[Opening, ...] = param((), "new places with their opening dates (and closing dates, if any)")
 
     @property
     def usable(self) -> int:
-        return int(math.floor(self.places * self.usable_share + 1e-9))
+        return usable_places(self.places, self.usable_share)
+
+
+def usable_places(places: int, usable_share: float) -> int:
+    """Places that can be used at once, of ``places`` with ``usable_share`` usable."""
+    return int(math.floor(places * usable_share + 1e-9))
+
+
+@dataclass(frozen=True)
+class FosteringCapacity(Capacity):
+    """In-house foster care: the weekly cost is the carer's allowance (for the child's keep) and fee (for the carer)."""
+
+    fee_share: float = probability(
+        0.5, "share of weekly_cost that is the carer's fee; the rest is the allowance for the child's keep."
+             " recruitment.fee_uplift raises this part of every in-house fostering placement",
+        "DfE national minimum fostering allowance 2019-20 (GBP 134-235 a week by age): about half of the GBP 357"
+        " average (" + SEED_TITLE + " 9.1) is allowance; assumption")
+
+
+_RESI_FIXED = ("staff and the building are paid for whether beds are full or empty; assumption: 80% fixed (CMA, Children's"
+               " social care market study 2022: staff are the largest part of a children's home's costs)")
 
 
 @dataclass(frozen=True)
 class InHouse:
-    fostering: Capacity = section(lambda: Capacity(
+    fostering: FosteringCapacity = section(lambda: FosteringCapacity(
         places=178, usable_share=0.76, weekly_cost=357.0),
         "in-house foster care at GBP 357/week (" + SEED + " 9.1). With carers.enabled (the default) capacity is the"
-        " carer households of [carers] and only weekly_cost and fixed_weekly apply here; with carers off it is"
+        " carer households of [carers] and only weekly_cost, fee_share and fixed_weekly apply here; with carers off it is"
         " places x usable_share plain places: 178 approved places, ~135 usable at once (4.2.4 and 5.2: 101 in-house"
         " placements in 2018, forecast 132-135)")
-    residential: Capacity = section(lambda: Capacity(places=5, usable_share=1.0, weekly_cost=1918.0),
-        "in-house children's home: 5 mainstream beds at GBP 1,918/week (" + SEED + " 4.2.4 and 9.1)")
-    supported: Capacity = section(lambda: Capacity(places=21, usable_share=1.0, weekly_cost=350.0),
-        "16+ supported accommodation through Housing: 21 beds at GBP 350/week (" + SEED + " 4.2.4 and 10.2 option B)")
+    residential: Capacity = section(lambda: Capacity(places=5, usable_share=1.0, weekly_cost=1918.0, fixed_share=0.8,
+                                                     capital_per_place=300_000.0),
+        "in-house children's home: 5 mainstream beds at GBP 1,918/week (" + SEED + " 4.2.4 and 9.1); " + _RESI_FIXED
+        + "; a new bed costs GBP 300,000 to open (assumption: about GBP 1.2m to buy, adapt and register a 4-bed home)")
+    supported: Capacity = section(lambda: Capacity(places=21, usable_share=1.0, weekly_cost=350.0, fixed_share=0.6,
+                                                   capital_per_place=20_000.0),
+        "16+ supported accommodation through Housing: 21 beds at GBP 350/week (" + SEED + " 4.2.4 and 10.2 option B);"
+        " assumption: 60% (rent and housing management) is paid for an empty bed, and a new bed costs GBP 20,000 to"
+        " furnish and bring into use")
 
 
 @dataclass(frozen=True)
@@ -147,7 +243,7 @@ class SpotMarket:
 @dataclass(frozen=True)
 class Spot:
     ifa: SpotMarket = section(lambda: SpotMarket(weekly_price=825.0, tightness=0.2, search_days=0.0, out_of_area=0.4),
-        "IFA framework / DPS: GBP 825/week (" + SEED + " 9.1); seed 003: the IFA sector 'appears to be reaching capacity'."
+        "IFA framework / DPS: GBP 825/week (" + SEED + " 9.1); Complex Needs Accommodation Sufficiency Strategy 2019-2024: the IFA sector 'appears to be reaching capacity'."
         " With [ifa_carers] on (the default) a search needs an IFA household with room and the skills, tightness is the"
         " chance the agency still declines, and out_of_area is the household's (ifa_carers.out_of_area)")
     residential: SpotMarket = section(lambda: SpotMarket(weekly_price=3256.0, tightness=0.1, search_days=2.0, out_of_area=1.0),
@@ -195,7 +291,8 @@ class Contracts:
         "16+ block contract (price: " + SEED + " 10.2, low end of DPS rates)")
 
 
-_MOVES = NATIONAL + ": 66,070 placement changes for 83,630 children (~0.8 a child-year); tuned to 8-10% with 3+ placements a year"
+_MOVES = (NATIONAL + ": 66,070 placement changes for 83,630 children (~0.8 a child-year); tuned to 8-10% with 3+ placements"
+          " a year and 68-72% of long-term under-16s in the same placement for 2+ years, with carers leaving modelled")
 
 
 @dataclass(frozen=True)
@@ -205,13 +302,13 @@ class Breakdowns:
     placements). Most happen early in a placement, hence the early multiplier."""
 
     enabled: bool = param(True, "placements end and the child needs a new one, at the hazards below")
-    kinship: tuple[float, ...] = param((0.04, 0.06, 0.10, 0.15), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
-    inhouse_fostering: tuple[float, ...] = param((0.06, 0.10, 0.17, 0.30), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
-    ifa: tuple[float, ...] = param((0.07, 0.11, 0.19, 0.34), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
-    residential: tuple[float, ...] = param((0.15, 0.20, 0.25, 0.30), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
-    supported: tuple[float, ...] = param((0.10, 0.15, 0.25, 0.35), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
+    kinship: tuple[float, ...] = param((0.024, 0.036, 0.06, 0.09), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
+    inhouse_fostering: tuple[float, ...] = param((0.036, 0.06, 0.102, 0.18), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
+    ifa: tuple[float, ...] = param((0.042, 0.066, 0.114, 0.204), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
+    residential: tuple[float, ...] = param((0.09, 0.12, 0.15, 0.18), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
+    supported: tuple[float, ...] = param((0.06, 0.09, 0.15, 0.21), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
     early_days: float = param(120.0, "length of the early, less stable part of a placement", _MOVES, ge=0.0, le=3650.0, unit="days")
-    early_multiplier: float = param(9.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=100.0)
+    early_multiplier: float = param(15.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=100.0)
 
     def for_pool(self, pool: str) -> tuple[float, ...]:
         return getattr(self, pool)
@@ -220,9 +317,11 @@ class Breakdowns:
 @dataclass(frozen=True)
 class MoveOn:
     enabled: bool = param(True, "young people move on to 16+ supported accommodation at 16-17")
-    probability: float = probability(0.85, "share of young people in the pools below who move on before 18", SEED + " 5.2: ~40 in 16+ accommodation")
+    probability: float = probability(0.95, "share of young people in the pools below who move on before 18",
+                                     SEED + " 5.2: ~40 in 16+ accommodation; nearly all young people in foster or residential care at 16 plan a move on")
     earliest_age: float = param(16.0, "earliest age of the move", ge=15.0, le=18.0, unit="years")
-    latest_age: float = param(17.75, "latest age of the move", ge=15.0, le=18.0, unit="years")
+    latest_age: float = param(17.0, "latest age of the move", "assumption: planned moves happen between the 16th and 17th birthdays",
+                              ge=15.0, le=18.0, unit="years")
     from_pools: tuple[str, ...] = param(("inhouse_fostering", "ifa", "residential"), "pools young people move on from",
                                         choices=tuple(p for p in POOLS if p != "supported"))
 
@@ -325,6 +424,19 @@ class Scenario:
     move_on: MoveOn = section(MoveOn, "moving on to 16+ supported accommodation")
     waiting: Waiting = section(Waiting, "children for whom no suitable placement is found")
     policy: Policy = section(Policy, "placement policy: the order in which options are tried")
+
+    def __post_init__(self) -> None:
+        f = self.inhouse.fostering
+        if self.carers.enabled and (f.openings or f.end is not None):
+            key = "inhouse.fostering.openings" if f.openings else "inhouse.fostering.end"
+            raise ScenarioError(key, "in-house fostering is made of carer households while carers.enabled is true:"
+                                     " add carers with recruitment (campaigns) instead, or set carers.enabled = false")
+        end = self.run.start_date + dt.timedelta(days=round(self.run.years * 365))
+        for section_name in ("fostering", "residential", "supported"):
+            for i, op in enumerate(getattr(self.inhouse, section_name).openings):
+                if op.start >= end:
+                    raise ScenarioError(f"inhouse.{section_name}.openings[{i}].start",
+                                        f"{op.start} is after the reported period ends ({end}): the places would never open")
 
     # ----------------------------------------------------------------- construction
     @classmethod

@@ -15,7 +15,7 @@ class Siblings:
     enabled: bool = param(True, "children can enter care as sibling groups (off: every child enters alone)")
     group_shares: tuple[float, ...] = param(
         (0.66, 0.22, 0.08, 0.04), "share of entries to care that are 1, 2, 3 or 4 children entering together",
-        "seed 002 5.3.1: 58% of children in care are in a sibling group (these shares give ~56% of entrants)",
+        "Placements Commissioning Strategy 5.3.1: 58% of children in care are in a sibling group (these shares give ~56% of entrants)",
         ge=0.0, le=1.0, length=4)
     together_wait_days: float = param(
         14.0, "days a group waits for a placement that takes them all before it is split", "assumption, to be calibrated",
@@ -23,7 +23,7 @@ class Siblings:
 
     reunite: bool = param(
         False, "a group split up is brought together again when an in-house household with the sibling skill and room "
-        "for all of them becomes free (each move counts as a placement move)", "seed 002 5.3.1 and 6.2: councils aim to "
+        "for all of them becomes free (each move counts as a placement move)", "Placements Commissioning Strategy 5.3.1 and 6.2: councils aim to "
         "reunite siblings; off by default because how often they do is not known")
     later_share: float = param(
         0.1, "share of sibling groups whose younger members enter care later than the first, one at a time",
@@ -34,7 +34,7 @@ class Siblings:
 
     spot_success_per_extra_child: float = param(
         0.6, "a spot search for a group succeeds with the market's probability times this, per child beyond the first",
-        "seed 002 3.2 and 5.3.1: sibling groups are hard to place; assumption, to be calibrated", ge=0.0, le=1.0)
+        "Placements Commissioning Strategy 3.2 and 5.3.1: sibling groups are hard to place; assumption, to be calibrated", ge=0.0, le=1.0)
 
     def __post_init__(self) -> None:
         if not math.isclose(sum(self.group_shares), 1.0, abs_tol=1e-6):

@@ -28,7 +28,7 @@ class Reviews:
 @dataclass(frozen=True)
 class StepDown:
     enabled: bool = param(True, "a child in residential care whose need has fallen moves to foster care when a suitable place is free")
-    max_need: str = param("high", "highest need band that can step down", "seed 002 5.3: step down as needs reduce; " + ASSUMED,
+    max_need: str = param("high", "highest need band that can step down", "Placements Commissioning Strategy 5.3: step down as needs reduce; " + ASSUMED,
                           choices=NEED_BANDS)
 
 
@@ -64,6 +64,6 @@ class ParentChild:
 
     enabled: bool = param(True, "some babies enter care with a parent and need a parent-and-child placement")
     share: float = probability(0.08, "share of babies (under 1) entering care alone who enter with a parent",
-                               "seed 002 5.3 and 8: parent & child placements are low-incidence, high-cost, and short of carers; " + ASSUMED)
+                               "Placements Commissioning Strategy 5.3 and 8: parent & child placements are low-incidence, high-cost, and short of carers; " + ASSUMED)
     assessment_days: float = param(84.0, "length of the parent-and-child assessment", "the usual 12-week parenting assessment; " + ASSUMED,
                                    gt=0.0, le=3650.0, unit="days")

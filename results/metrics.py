@@ -40,9 +40,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.catalogue import DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
+from models.catalogue import (AGE_BANDS, AGE_EDGES_YEARS, DAYS_PER_YEAR, INHOUSE, MARKETS, OPTION_NAMES, OPTIONS, POOLS,
+                              weekly_to_daily)
 from models.scenario import Scenario
 from results.block_metrics import intended_days
+from results.cost_metrics import cost_metrics
+from results.measures import AGE_METRIC, age_metric_pool
 from results.carer_metrics import carer_metrics, parent_child_metrics
 from results.sibling_metrics import sibling_metrics
 from results.transition_metrics import transition_metrics
@@ -58,12 +61,20 @@ def _by(keys: np.ndarray, names, weights: np.ndarray) -> dict:
     return {name: weights[keys == name].sum(axis=0) for name in names}
 
 
+#: the cost types a pool's spend is made of (emergency and staying put have pools of their own)
+POOL_COST_TYPES = ("spend_placements", "spend_fee_uplift", "spend_retainers", "spend_fixed", "spend_recruitment",
+                   "spend_capital")
+
+
 def _prices(s: Scenario, years: int) -> dict[str, np.ndarray]:
-    """Daily price of each option in each reported year."""
+    """Daily price of each option in each reported year (in-house: the part paid per occupied place;
+    the fixed part is in ``spend_fixed``)."""
     k = np.arange(years)
     out = {"kinship": np.full(years, weekly_to_daily(s.kinship.weekly_cost))}
     for section, opt in INHOUSE.items():
-        out[opt] = np.full(years, weekly_to_daily(getattr(s.inhouse, section).weekly_cost))
+        cap = getattr(s.inhouse, section)
+        share = 0.0 if (section == "fostering" and s.carers.enabled) else cap.fixed_share
+        out[opt] = np.full(years, weekly_to_daily(cap.weekly_cost * (1.0 - share)))
     for m in MARKETS:
         spot = getattr(s.spot, m)
         out[f"{m}_spot"] = weekly_to_daily(spot.weekly_price) * (1.0 + spot.inflation) ** k
@@ -125,9 +136,6 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         if mask.any():
             placement_spend[OPTIONS[opt][0]] += p_days[mask].sum(axis=0) * prices[opt]
     retainer = {name: np.zeros(years) for name in POOLS}
-    fixed = {name: np.zeros(years) for name in POOLS}
-    for section, opt in INHOUSE.items():
-        fixed[OPTIONS[opt][0]] += weekly_to_daily(getattr(s.inhouse, section).fixed_weekly) * DAYS_PER_YEAR
     for m in MARKETS:
         block = getattr(s.contracts, m)
         if block.places == 0:
@@ -148,20 +156,23 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
         held = intended_days(place[mask], ev["need_change"], block.needs, a, b, edges)
         with np.errstate(invalid="ignore", divide="ignore"):
             put("block_intended_share", m, np.where(occupied > 0, held / np.where(occupied > 0, occupied, 1), np.nan))
+    lines = {"spend_placements": placement_spend, "spend_retainers": retainer,
+             **cost_metrics(ev, place, option, p_days, s, edges, put)}
     emergency = w_days.sum(axis=0) * weekly_to_daily(s.waiting.weekly_cost)
     total = np.zeros(years)
+    zero = np.zeros(years)
     for name in POOLS:
-        put("spend_placements", name, placement_spend[name])
-        put("spend_retainers", name, retainer[name])
-        put("spend_fixed", name, fixed[name])
-        pool_total = placement_spend[name] + retainer[name] + fixed[name]
+        pool_total = np.zeros(years)
+        for cost_type in POOL_COST_TYPES:
+            v = lines[cost_type].get(name, zero)
+            put(cost_type, name, v)
+            pool_total = pool_total + v
         put("spend_total", name, pool_total)
         total += pool_total
     put("spend_emergency", "waiting", emergency)
     put("spend_total", "waiting", emergency)
-    put("spend_placements", "all", sum(placement_spend.values()))
-    put("spend_retainers", "all", sum(retainer.values()))
-    put("spend_fixed", "all", sum(fixed.values()))
+    for cost_type in POOL_COST_TYPES:
+        put(cost_type, "all", sum(lines[cost_type].values(), zero))
     put("spend_emergency", "all", emergency)
     staying_put = transition_metrics(ev, place, prices, s.staying_put.weekly_cost, edges, put)
     put("spend_total", "staying_put", staying_put)
@@ -197,6 +208,20 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     stable = eligible & (ends[None, :] - cur_start >= STABLE_PLACEMENT_DAYS)
     with np.errstate(invalid="ignore", divide="ignore"):
         put("share_stable_2y", "all", stable.sum(axis=0) / eligible.sum(axis=0))
+
+    # --- children in care at each year end by age band and pool (as DfE's 31 March tables)
+    band_edges = np.asarray(AGE_EDGES_YEARS[1:-1]) * DAYS_PER_YEAR
+    band_end = np.searchsorted(band_edges, age_end, side="right")  # (n_child, years)
+    w_end = in_end(wait.start.to_numpy(), wait.stop.to_numpy())
+    holders = [(name, place.child.to_numpy()[pool == name], p_end[pool == name]) for name in POOLS]
+    holders += [("waiting", wait.child.to_numpy(), w_end), ("all", care.child.to_numpy(), c_end)]
+    for name, who, present in holders:
+        bands = band_end[who] if len(who) else np.zeros((0, years), dtype=np.int64)
+        for b, label in enumerate(AGE_BANDS):
+            put(AGE_METRIC, age_metric_pool(name, label), ((bands == b) & present).sum(axis=0))
+    entry_band = np.searchsorted(band_edges, enter.value.to_numpy(), side="right")
+    for b, label in enumerate(AGE_BANDS):
+        put("entries_by_age", label, np.histogram(enter.day.to_numpy()[entry_band == b], edges)[0])
 
     put("waiting_days", "all", w_days.sum(axis=0))
     waited = np.zeros((n_child, years), dtype=bool)

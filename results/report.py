@@ -25,10 +25,12 @@ import pandas as pd
 
 from models.catalogue import MARKETS, POOL_LABELS
 from models.scenario import Scenario, ScenarioError
+from results.risk import risk_words, sort_scenarios
 from results import report_figures as rf
+from results.formatting import fmt, money, num, pct
+from results.measures import COST_TYPES, MIN_UTILISATION
 
 REPORT = "report.html"
-MIN_UTILISATION = 0.7
 
 
 class ReportError(ScenarioError):
@@ -40,21 +42,6 @@ class ReportError(ScenarioError):
 
 def esc(x: Any) -> str:
     return html.escape(str(x), quote=True)
-
-
-def money(x: float, signed: bool = False) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    sign = "-" if x < 0 else ("+" if signed else "")
-    return f"{sign}£{abs(x):,.0f}"
-
-
-def pct(x: float, digits: int = 0) -> str:
-    return "–" if x is None or pd.isna(x) else f"{100 * x:.{digits}f}%"
-
-
-def num(x: float, digits: int = 2) -> str:
-    return "–" if x is None or pd.isna(x) else f"{x:,.{digits}f}"
 
 
 def chance(p: float, clause: str) -> str:
@@ -128,17 +115,62 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def assumptions_table(differences: dict[str, tuple[Any, Any]], notes: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per parameter that differs from the default: key, value, default, meaning and source."""
+def assumptions_table(differences: dict[str, tuple[Any, Any]], notes: dict[str, str] | None = None,
+                      set_by: str = "this scenario") -> pd.DataFrame:
+    """One row per parameter that differs from the default: key, value, who set it, default, meaning and source.
+
+    A value with a note (a preset's comment) takes the note as its source. Any other changed value
+    is the user's own: it is labelled so, and the default's source is given as the default's."""
     notes = notes or {}
     rows = []
     for key, (mine, default) in differences.items():
         if key == "name":
             continue
         doc, source = field_info(key)
-        rows.append({"parameter": key, "value": _value(mine), "default": _value(default), "meaning": doc,
-                     "source": notes.get(key) or source or "–"})
-    return pd.DataFrame(rows, columns=["parameter", "value", "default", "meaning", "source"])
+        note = notes.get(key)
+        rows.append({"parameter": key, "value": _value(mine), "set by": "preset" if note else set_by,
+                     "default": _value(default), "meaning": doc,
+                     "source of the value": note or "the user's own value (no source recorded)",
+                     "source of the default": source or "–"})
+    return pd.DataFrame(rows, columns=["parameter", "value", "set by", "default", "meaning", "source of the value",
+                                       "source of the default"])
+
+
+def contract_terms(scenario: dict) -> pd.DataFrame:
+    """Every block contract and the council's own capacity, whether or not it differs from the default:
+    places, prices, retainer, dates and need bands."""
+    try:
+        s = Scenario.from_dict(scenario)
+    except ScenarioError:
+        return pd.DataFrame()
+    rows = []
+    for m in MARKETS:
+        b = getattr(s.contracts, m)
+        if b.places == 0:
+            rows.append({"what": f"{POOL_LABELS[m]} block contract", "places": "none", "weekly price": "–",
+                         "an empty place costs": "–", "from": "–", "to": "–", "needs": "–"})
+            continue
+        retainer = f"{money(b.retainer_weekly_cost)} a week" + (
+            f" ({pct(b.retainer)} of the price)" if b.retainer_weekly is None else " (a fixed retainer)")
+        rows.append({"what": f"{POOL_LABELS[m]} block contract", "places": str(b.places), "weekly price": money(b.weekly_price),
+                     "an empty place costs": retainer, "from": str(b.start), "to": str(b.end_date),
+                     "needs": ", ".join(b.needs)})
+    for section, label in (("fostering", "In-house fostering"), ("residential", "In-house children's home"),
+                           ("supported", "In-house 16+ (Housing)")):
+        c = getattr(s.inhouse, section)
+        if section == "fostering" and s.carers.enabled:
+            places = f"{s.carers.households} carer households at the start"
+        else:
+            places = str(c.places) + "".join(f"; +{o.places} from {o.start}" + (f" to {o.end}" if o.end else "")
+                                            for o in c.openings)
+        cost = money(c.weekly_cost)
+        if section == "fostering" and s.recruitment.fee_uplift:
+            cost += f" + fee uplift of {pct(s.recruitment.fee_uplift)} on the {pct(c.fee_share)} that is the carer's fee"
+        rows.append({"what": label, "places": places, "weekly price": cost,
+                     "an empty place costs": f"{money(c.weekly_cost * c.fixed_share)} a week ({pct(c.fixed_share)} fixed)"
+                     if c.fixed_share and not (section == "fostering" and s.carers.enabled) else "–",
+                     "from": "–", "to": str(c.end) if c.end else "–", "needs": "all"})
+    return pd.DataFrame(rows)
 
 
 def _scenario_differences(scenario: dict) -> dict[str, tuple[Any, Any]]:
@@ -173,6 +205,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 0
 th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+td, th { overflow-wrap: anywhere; }
 .wrap { overflow-x: auto; }
 figure { margin: 12px 0 20px; }
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
@@ -186,7 +219,10 @@ nav { font-size: 0.88em; margin-bottom: 8px; } nav a { color: var(--accent); mar
   body { max-width: none; padding: 0; font-size: 10.5pt; }
   nav { display: none; }
   h2 { break-after: avoid; }
-  figure, table, tr, .summary { break-inside: avoid; }
+  figure, tr, .summary { break-inside: avoid; }
+  table { font-size: 7.5pt; width: 100%; }
+  th, td { padding: 2px 3px; }
+  td.num, th.num { white-space: normal; }
   .wrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
 }
@@ -288,8 +324,7 @@ def _standard_figures(m: pd.DataFrame, labels: dict[str, str], colours: dict[str
         figure("Children by pool over time", _png(lambda b: rf.children_fan(m, labels, b)),
                "Median across replications (line), P10–P90 (darker band) and P5–P95 (lighter band)."),
         figure("Spend by cost type", _png(lambda b: rf.spend_by_cost_type(m, labels, b)),
-               "Mean yearly spend, split into placements, retainers on empty block places, fixed in-house costs, "
-               "emergency placements while children wait, and staying put."),
+               "Mean yearly spend by cost type: " + ", ".join(v.lower() for v in COST_TYPES.values()) + "."),
         figure("Block utilisation", _png(lambda b: rf.block_utilisation(m, labels, b, MIN_UTILISATION)),
                f"Share of reserved block places occupied in each simulated year; the dashed line is {pct(MIN_UTILISATION)}."),
         figure("Stability and sufficiency", _png(lambda b: rf.stability(m, labels, b, colours=colours)),
@@ -314,12 +349,20 @@ def _provenance(man: dict, extra: dict[str, Any] | None = None) -> dict[str, Any
     return out
 
 
-def _assumptions_html(diffs: dict, notes: dict[str, str] | None = None, heading: str = "") -> str:
-    t = assumptions_table(diffs, notes)
+def _assumptions_html(diffs: dict, notes: dict[str, str] | None = None, heading: str = "",
+                      scenario: dict | None = None) -> str:
     head = f"<h3>{esc(heading)}</h3>" if heading else ""
+    terms = ""
+    if scenario:
+        t = contract_terms(scenario)
+        if not t.empty:
+            terms = ('<p class="note">Contracts and the council\'s own places (always shown, default or not):</p>'
+                     f'<div class="wrap">{table_html(t, "terms", numeric=set())}</div>')
+    t = assumptions_table(diffs, notes)
     if t.empty:
-        return head + '<p class="note">Every parameter has its default value (the built-in authority).</p>'
-    return head + f'<div class="wrap">{table_html(t, numeric=set())}</div>'
+        return head + terms + '<p class="note">Every other parameter has its default value (the built-in authority).</p>'
+    return (head + terms + '<p class="note">Parameters that differ from the built-in authority:</p>'
+            f'<div class="wrap">{table_html(t, "assumptions", numeric=set())}</div>')
 
 
 # --------------------------------------------------------------------------- a run
@@ -333,12 +376,17 @@ def _run_summary(m: pd.DataFrame, name: str) -> list[str]:
     three = _per_rep(m, "share_3plus_placements")
     ooa = _per_rep(m, "share_out_of_area")
     p10, p50, p90 = np.percentile(spend, [10, 50, 90])
-    text = (f"Scenario '{name}' looks after {kids.mean():,.0f} children on average and costs {money(p50)} a year (P50); "
-            f"in 8 of 10 replications the yearly cost is between {money(p10)} and {money(p90)}. "
+    text = (f"Scenario '{name}' looks after {kids.mean():,.0f} children on average and costs {money(p50)} a year "
+            f"(P50, the median replication); in 8 of 10 replications the yearly cost is between {money(p10)} and {money(p90)}. "
             f"Children spend {wait.mean():,.0f} days a year in all waiting for a suitable placement, and "
             f"{pct(waited.mean(), 1)} of children wait at some point in a year. "
             f"{pct(three.mean(), 1)} of children have 3 or more placements in a year, and "
             f"{pct(ooa.mean())} of placement days are out of area.")
+    levers = [(COST_TYPES[k], _per_rep(m, k)) for k in ("spend_fee_uplift", "spend_recruitment", "spend_fixed", "spend_capital")]
+    levers = [(label, v.median()) for label, v in levers if len(v) and v.abs().max() > 0]
+    if levers:
+        text += (" The total includes the council's own costs of " +
+                 "; ".join(f"{label.lower()} {money(v)} a year (P50)" for label, v in levers) + ".")
     markets, breach = _block_breach(m)
     if markets:
         util = m[(m.metric == "block_utilisation") & m.value.notna()].value.mean()
@@ -352,12 +400,59 @@ def _run_summary(m: pd.DataFrame, name: str) -> list[str]:
 
 
 def _summary_table(m: pd.DataFrame) -> pd.DataFrame:
-    from results.summary import _fmt, summarise
+    from results.summary import summarise
 
     t = summarise(m)
     return pd.DataFrame({"section": t.section, "measure": t.measure,
-                         "mean": [_fmt(v, u) for v, u in zip(t["mean"], t.unit)],
-                         "90% interval": [f"{_fmt(a, u)} – {_fmt(b, u)}" for a, b, u in zip(t.p5, t.p95, t.unit)]})
+                         "P50 (median)": [fmt(v, u) for v, u in zip(t["p50"], t.unit)],
+                         "P10 – P90": [f"{fmt(a, u)} – {fmt(b, u)}" for a, b, u in zip(t.p10, t.p90, t.unit)],
+                         "mean": [fmt(v, u) for v, u in zip(t["mean"], t.unit)]})
+
+
+SUMMARY_NOTE = ('<p class="note">Each measure is a yearly figure: its mean over the reported years in one replication. '
+                'P50 is the median of those across replications, P10 – P90 the range holding 8 replications in 10, and '
+                'mean their mean. Cost lines add up to the total: a lever\'s own cost (a fee uplift, recruitment, fixed '
+                'costs of a home, opening costs) is its own line, beside what it saves elsewhere.</p>')
+
+
+def _year_tables(folder: Path, labels: dict[str, str] | None = None) -> str:
+    """The tables by financial year and by age band, from the folder's by_year and by_age files."""
+    out = []
+    yp, ap = folder / "by_year.parquet", folder / "by_age.parquet"
+    if yp.is_file():
+        y = pd.read_parquet(yp)
+        for sid, g in (y.groupby("scenario", sort=False) if "scenario" in y else [(None, y)]):
+            if labels is not None and sid is not None and sid not in labels:
+                continue
+            head = f" — {labels.get(sid, sid)}" if sid is not None and labels else ""
+            years = list(dict.fromkeys(g.financial_year))
+            rows = []
+            for (sect, label, unit), h in g.groupby(["section", "measure", "unit"], sort=False):
+                h = h.set_index("financial_year")
+                rows.append({"measure": f"{label} ({sect.split(',')[0].lower()})" if sect.startswith(("Spend", "Children")) else label,
+                             **{fy: f"{fmt(h.p50.get(fy), unit, compact=True)} ({fmt(h.p10.get(fy), unit, compact=True)}–"
+                                    f"{fmt(h.p90.get(fy), unit, compact=True)})" for fy in years}})
+            out.append(f"<h3>By financial year{esc(head)}</h3>"
+                       '<p class="note">P50 across replications, with P10–P90 in brackets.</p>'
+                       f'<div class="wrap">{table_html(pd.DataFrame(rows), "years")}</div>')
+    if ap.is_file():
+        a = pd.read_parquet(ap)
+        for sid, g in (a.groupby("scenario", sort=False) if "scenario" in a else [(None, a)]):
+            if labels is not None and sid is not None and sid not in labels:
+                continue
+            last = g[g.year == g.year.max()]
+            if last.empty:
+                continue
+            head = f" — {labels.get(sid, sid)}" if sid is not None and labels else ""
+            piv = last.pivot_table(index="pool_label", columns="age_band", values="p50", aggfunc="first", sort=False)
+            piv = piv[[c for c in dict.fromkeys(last.age_band) if c in piv.columns]]
+            piv = piv.reset_index().rename(columns={"pool_label": "pool"})
+            piv[piv.columns[1:]] = piv[piv.columns[1:]].map(lambda v: num(v, 0) if v >= 10 else num(v, 1))
+            out.append(f"<h3>Children in care at the end of {esc(last.financial_year.iloc[0])} by age{esc(head)}</h3>"
+                       '<p class="note">P50 across replications of the children in each pool on the last day of the '
+                       'year, by age band (all years are in by_age.csv and the workbook).</p>'
+                       f'<div class="wrap">{table_html(piv, "ages")}</div>')
+    return "".join(out)
 
 
 def _run_page(folder: Path) -> Page:
@@ -365,12 +460,12 @@ def _run_page(folder: Path) -> Page:
     m = _metrics(folder)
     name = man.get("scenario_name", "run")
     labels = {"run": name}
-    table = table_html(_summary_table(m), numeric={"mean", "90% interval"})
+    table = table_html(_summary_table(m), numeric={"P50 (median)", "P10 – P90", "mean"}) + SUMMARY_NOTE + _year_tables(folder)
     return Page(f"placesim report: scenario '{name}'",
                 f"{man.get('replications', '?')} replications x {man.get('scenario', {}).get('run', {}).get('years', '?')} years "
                 f"from {man.get('scenario', {}).get('run', {}).get('start_date', '?')}; yearly figures across replications.",
                 _run_summary(m, name), "Summary table", table, _standard_figures(m, labels),
-                _assumptions_html(_scenario_differences(man.get("scenario", {}))), _provenance(man))
+                _assumptions_html(_scenario_differences(man.get("scenario", {})), scenario=man.get("scenario")), _provenance(man))
 
 
 # --------------------------------------------------------------------------- a comparison
@@ -380,7 +475,7 @@ def _compare_page(folder: Path) -> Page:
     man = _manifest(folder)
     m = _metrics(folder)
     base, alt = man["base"], man["alt"]
-    bn, an = base.get("scenario_name", "base"), alt.get("scenario_name", "alt")
+    bn, an = man.get("base_name", base.get("scenario_name", "base")), man.get("alt_name", alt.get("scenario_name", "alt"))
     labels = {"base": f"BASE: {bn}", "alt": f"ALT: {an}"}
     comp_path = folder / "comparison.csv"
     comp = pd.read_csv(comp_path) if comp_path.is_file() else pd.DataFrame()
@@ -404,20 +499,27 @@ def _compare_page(folder: Path) -> Page:
         summary.append(text.strip())
         rows = []
         for r in comp.itertuples():
-            f = (lambda x, sg=False: money(x, sg)) if r.unit == "GBP/year" else (
-                (lambda x, sg=False: (f"{100 * x:+.2f} pts" if sg else pct(x, 1))) if r.unit == "share" else (lambda x, sg=False: f"{x:+,.2f}" if sg else num(x)))
-            rows.append({"measure": r.measure, f"BASE ({bn})": f(r.base), f"ALT ({an})": f(r.alt),
-                         "difference": f(r.difference, True), "90% interval": f"{f(r.lo, True)} to {f(r.hi, True)}"})
+            if r.base == 0 and r.alt == 0 and r.lo == 0 and r.hi == 0:
+                continue  # a cost line neither scenario has
+            rows.append({"measure": r.measure, f"BASE ({bn})": fmt(r.base, r.unit), f"ALT ({an})": fmt(r.alt, r.unit),
+                         "difference": fmt(r.difference, r.unit, True),
+                         "90% interval": f"{fmt(r.lo, r.unit, True)} to {fmt(r.hi, r.unit, True)}"})
         table = table_html(pd.DataFrame(rows))
     else:
         summary.append(f"Comparison of '{an}' with '{bn}'.")
         table = '<p class="note">No comparison.csv in this folder.</p>'
-    assumptions = (_assumptions_html(_scenario_differences(base.get("scenario", {})), heading=f"BASE: {bn}")
-                   + _assumptions_html(_scenario_differences(alt.get("scenario", {})), heading=f"ALT: {an}"))
+    assumptions = (_assumptions_html(_scenario_differences(base.get("scenario", {})), heading=f"BASE: {bn}",
+                                     scenario=base.get("scenario"))
+                   + _assumptions_html(_scenario_differences(alt.get("scenario", {})), heading=f"ALT: {an}",
+                                       scenario=alt.get("scenario")))
     prov = _provenance(base, {"command": man.get("command", "–")})
     return Page(f"placesim report: '{an}' against '{bn}'",
                 f"Paired under common random numbers, {base.get('replications', '?')} replications each.",
-                summary, "The two scenarios, paired", table, _standard_figures(m, labels), assumptions, prov)
+                summary, "The two scenarios, paired",
+                table + '<p class="note">BASE and ALT: means across replications of each replication\'s yearly mean. '
+                'Difference: the mean of the paired differences ALT − BASE (percentage points, pp, for shares), with its '
+                '90% confidence interval. Rows that are zero in both scenarios are left out.</p>'
+                + _year_tables(folder, labels), _standard_figures(m, labels), assumptions, prov)
 
 
 # --------------------------------------------------------------------------- a sweep
@@ -431,11 +533,10 @@ def _register(folder: Path, man: dict):
     exp = man["experiment"]
     factors = list(exp["factors"])
     keep = ["scenario", "label", *factors, "block_places"]
-    flags = ["on_frontier", "meets_appetite", "recommended", "cheapest"]
+    flags = ["on_frontier", "meets_appetite", "recommended", "smallest_block"]
     info = tidy.drop_duplicates("scenario")[keep + flags]
     stats = tidy.assign(col=tidy.measure + "." + tidy.statistic).pivot(index="scenario", columns="col", values="value")
-    order = [s["id"] for s in exp["scenarios"]]
-    wide = info.set_index("scenario").join(stats).reindex([s for s in order if s in set(info.scenario)]).reset_index()
+    wide = sort_scenarios(info, factors).set_index("scenario").join(stats).reset_index()
     yearly_path = folder / "risk_by_year.parquet"
     yearly = pd.read_parquet(yearly_path) if yearly_path.is_file() else pd.DataFrame(columns=["scenario", "year", "measure", "statistic", "value"])
     return Register(tidy, wide, yearly, RiskSettings.from_dict(exp["risk"]), factors)
@@ -450,24 +551,38 @@ def _sweep_page(folder: Path) -> Page:
     reg = _register(folder, man)
     w = reg.wide
     exp = man["experiment"]
-    rec, cheap = reg.pick("recommended"), reg.pick("cheapest")
-    first = w.iloc[0]
+    rec, small = reg.pick("recommended"), reg.pick("smallest_block")
+    settings = reg.settings
+    appetite = "; ".join(c.words(settings) for c in settings.appetite)
+    # the reference a pick is compared with: the scenario with no block places (else the first), never the pick itself
+    none = w[w.block_places == 0]
+    ref = none.iloc[0] if not none.empty else w.iloc[0]
     summary = []
     if rec is not None:
-        diff = rec["spend.p50"] - first["spend.p50"]
-        text = (f"Recommended: {rec['label']} ({rec['block_places']} block places), the smallest block that meets the risk "
-                f"appetite. It costs {money(rec['spend.p50'])} a year (P50; P10–P90 {money(rec['spend.p10'])} to "
-                f"{money(rec['spend.p90'])}), {money(abs(diff))} {'less' if diff < 0 else 'more'} than {first['label']}. "
-                f"Its P90 waiting days are {num(rec.get('waiting_days.p90'), 0)} a year against {num(first.get('waiting_days.p90'), 0)}.")
+        why = (f"the lowest P50 spend of the {int(w.meets_appetite.sum())} scenarios that meet the risk appetite ({appetite})"
+               if settings.appetite else "the lowest P50 spend (no risk appetite was set)")
+        text = (f"Recommended: {rec['label']} ({rec['block_places']} block places), {why}. It costs "
+                f"{money(rec['spend.p50'])} a year (P50, the median replication; 8 in 10 replications between "
+                f"{money(rec['spend.p10'])} and {money(rec['spend.p90'])}).")
+        if ref["scenario"] != rec["scenario"]:
+            diff = rec["spend.p50"] - ref["spend.p50"]
+            text += (f" That is {money(abs(diff))} {'less' if diff < 0 else 'more'} than {ref['label']}, whose P50 spend is "
+                     f"{money(ref['spend.p50'])}; its P90 waiting days are {num(rec.get('waiting_days.p90'), 0)} a year "
+                     f"against {num(ref.get('waiting_days.p90'), 0)}.")
+        else:
+            text += f" Its P90 waiting days are {num(rec.get('waiting_days.p90'), 0)} a year."
         p = rec.get("utilisation_under_min.probability", np.nan)
         if not pd.isna(p):
-            text += " " + chance(p, f"its block stands more than {pct(1 - reg.settings.min_utilisation)} empty")
-        if cheap is not None and cheap["scenario"] != rec["scenario"]:
-            text += f" The cheapest scenario that meets the appetite is {cheap['label']} at {money(cheap['spend.p50'])} (P50)."
+            text += " " + chance(p, f"its block stands more than {pct(1 - settings.min_utilisation)} empty")
+        if small is not None and small["scenario"] != rec["scenario"]:
+            text += (f" The smallest block that meets the appetite is {small['label']} ({small['block_places']} block places) "
+                     f"at {money(small['spend.p50'])} (P50), {money(small['spend.p50'] - rec['spend.p50'])} a year more.")
+        elif small is not None:
+            text += " It is also the smallest block that meets the appetite."
         summary.append(text)
     else:
         summary.append(f"No scenario of the {len(w)} meets the risk appetite "
-                       f"({'; '.join(str(c) for c in reg.settings.appetite)}). The lowest P50 spend is "
+                       f"({appetite}). The lowest P50 spend is "
                        f"{money(w['spend.p50'].min())} ({w.loc[w['spend.p50'].idxmin(), 'label']}).")
     summary.append(f"{len(w)} scenarios x {exp['replications']} replications; {int(w.on_frontier.sum())} on the "
                    f"stability–spend frontier.")
@@ -479,28 +594,33 @@ def _sweep_page(folder: Path) -> Page:
             ("spend_over_budget.probability", "P(over budget)", pct)]
     rows = []
     for r in w.to_dict("records"):
-        row = {name: fmt(r.get(col, np.nan)) for col, name, fmt in cols if col in w}
-        row["flags"] = "".join(f for f, k in (("F", "on_frontier"), ("A", "meets_appetite"), ("R", "recommended")) if r[k])
+        row = {name: show(r.get(col, np.nan)) for col, name, show in cols if col in w}
+        row["flags"] = "".join(f for f, k in (("F", "on_frontier"), ("A", "meets_appetite"), ("R", "recommended"),
+                                              ("S", "smallest_block")) if r[k])
         rows.append(row)
     table = table_html(pd.DataFrame(rows))
-    notes = '<p class="note">Flags: F on the frontier, A meets the risk appetite, R recommended.</p>'
+    notes = ('<p class="note">Flags: F on the stability–spend frontier (no other scenario is at least as good on every '
+             'frontier measure and better on one), A meets the risk appetite, R recommended (the lowest P50 spend that '
+             'meets it), S the smallest block that meets it. P50 is the median replication; P10 and P90 bound 8 in 10 '
+             'replications; P(...) are shares of simulated years.</p>')
     figs = [figure("Heatmap of P50 spend", _png(lambda b: risk_figures.heatmap(reg, "spend", "p50", b))),
             figure("Heatmap of P90 waiting days", _png(lambda b: risk_figures.heatmap(reg, "waiting_days", "p90", b))),
             figure("Frontier", _png(lambda b: risk_figures.frontier(reg, b) if len(w) else None)),
             figure("Fan chart of spend", _png(lambda b: risk_figures.fan_chart(reg, b)))]
-    picks = list(dict.fromkeys([first["scenario"], *(p["scenario"] for p in (rec, cheap) if p is not None)]))
+    picks = list(dict.fromkeys([ref["scenario"], *(p["scenario"] for p in (rec, small) if p is not None)]))
     parts = [folder / "parts" / f"{sid}-r{r:04d}.parquet" for sid in picks for r in range(exp["replications"])]
     parts = [p for p in parts if p.is_file()]
     if parts:
         m = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
         labels = {sid: w.loc[w.scenario == sid, "label"].iloc[0] for sid in picks}
-        figs.append('<p class="note">The figures below show the first scenario and the picks.</p>')
+        figs.append('<p class="note">The figures below show the scenario with no block places (or the first) and the picks.</p>')
         figs += _standard_figures(m, labels)
     base = _scenario_differences(man.get("base_scenario", {}))
     factors = "".join(f"<li><code>{esc(k)}</code>: {esc(', '.join(map(str, v)))} — {esc(field_info(k)[0])}</li>"
                       for k, v in exp["factors"].items())
-    assumptions = (_assumptions_html(base, heading="Base scenario") + "<h3>Factors varied</h3><ul>" + factors + "</ul>"
-                   + f"<h3>Risk thresholds</h3><p>{esc(json.dumps(exp['risk']))}</p>")
+    assumptions = (_assumptions_html(base, heading="Base scenario", scenario=man.get("base_scenario")) + "<h3>Factors varied</h3><ul>" + factors + "</ul>"
+                   + "<h3>Risk thresholds and appetite</h3><ul>" + "".join(f"<li>{esc(x)}</li>" for x in risk_words(settings))
+                   + "</ul>")
     hist = man.get("history", [])
     prov = _provenance(man, {"root seed": exp.get("seed"), "replications": exp.get("replications"),
                              "fingerprint": man.get("fingerprint"),
@@ -513,7 +633,7 @@ def _sweep_page(folder: Path) -> Page:
 # --------------------------------------------------------------------------- an appraisal
 
 
-#: the option the seed recommends in each phase (seed 002 section 11)
+#: the option the appraisal recommends in each phase (Placements Commissioning Strategy section 11)
 SEED_RECOMMENDS = {"fostering": "E", "16plus": "E", "residential": "B"}
 
 
@@ -527,9 +647,10 @@ def _appraisal_summary(w: pd.DataFrame, phase_titles: dict[str, str]) -> list[st
         rec_letter = SEED_RECOMMENDS.get(phase, "A")
         r = d.loc[rec_letter] if rec_letter in d.index else a
         diff = r.get("total_spend_vs_A.difference", np.nan)
-        text = (f"{title}: option {rec_letter}, the seed's recommendation, costs {money(r['phase_spend.p50'])} a year in "
+        text = (f"{title}: option {rec_letter}, the appraisal's recommendation, costs {money(r['phase_spend.p50'])} a year in "
                 f"this phase (P50; P10–P90 {money(r['phase_spend.p10'])} to {money(r['phase_spend.p90'])}) against a "
-                f"static check of {money(r['static_cost.value'])}. " + chance(r["over_static.probability"], "it costs 10% or more above that"))
+                f"figure of {money(r['static_cost.value'])} from the appraisal's own arithmetic (average weekly cost x placements "
+                f"x 52 weeks). " + chance(r["over_static.probability"], "it costs 10% or more above that"))
         if rec_letter != "A" and not pd.isna(diff):
             text += (f" Across the whole authority it costs {money(abs(diff))} {'less' if diff < 0 else 'more'} a year "
                      f"than option A (paired, 90% interval {money(r['total_spend_vs_A.lo90'], True)} to "
@@ -565,9 +686,9 @@ def _appraisal_page(folder: Path) -> Page:
     rows, rows2 = [], []
     for r in w.to_dict("records"):
         g = lambda k: r.get(k, np.nan)  # noqa: E731
-        rows.append({"option": r["title"], "static check": money(g("static_cost.value")),
+        rows.append({"option": r["title"], "appraisal's figure": money(g("static_cost.value")),
                      "spend P10": money(g("phase_spend.p10")), "spend P50": money(g("phase_spend.p50")),
-                     "spend P90": money(g("phase_spend.p90")), "P(≥110% static)": pct(g("over_static.probability")),
+                     "spend P90": money(g("phase_spend.p90")), "P(≥110% of the appraisal's figure)": pct(g("over_static.probability")),
                      "authority spend vs A": money(g("total_spend_vs_A.difference"), True) if r["letter"] != "A" else "–",
                      "voids": money(g("voids.mean")), "block use": pct(g("block_utilisation.mean"))})
         rows2.append({"option": r["title"], "children in phase": num(g("phase_children.mean"), 0),
@@ -577,16 +698,17 @@ def _appraisal_page(folder: Path) -> Page:
                       "P(block >30% empty)": pct(g("block_under_min.probability"))})
     html_table = ("<h3>Cost</h3>" + table_html(pd.DataFrame(rows), "options") +
                   "<h3>Stability and sufficiency</h3>" + table_html(pd.DataFrame(rows2), "options"))
-    notes = ('<p class="note">Static check: the seed\'s method, average weekly cost x placements x 52 at 2019/20 volumes '
-             '(the formula of each option is under Assumptions). Spend P10/P50/P90: yearly spend of the phase\'s pools, '
-             'across replications of each replication\'s yearly mean. P(≥110% static): share of simulated years in which '
-             'that spend is 10% or more above the static check. Authority spend vs A: the mean paired difference of the '
+    notes = ('<p class="note">Appraisal\'s figure: the options appraisal\'s own arithmetic, average weekly cost x placements x 52 weeks '
+             'at 2019/20 volumes, with no capacity limits, breakdowns or waiting (the formula of each option is under '
+             'Assumptions). Spend P10/P50/P90: yearly spend of the phase\'s pools; P50 is the median replication, and 8 in 10 '
+             'replications lie between P10 and P90 (each replication\'s value is its yearly mean). P(≥110%): share of '
+             'simulated years in which that spend is 10% or more above the appraisal\'s figure. Authority spend vs A: the mean paired difference of the '
              'whole authority\'s yearly spend against option A under common random numbers. Voids: retainers paid on '
              'empty block places (£ a year). Other measures are whole-authority yearly means.</p>')
     labels = rf.option_labels(table)
     colours = rf.option_colours(table)
-    figs = [figure("Static check against simulated spend", _png(lambda b: rf.appraisal_spend(table, phase_titles, b)),
-                   "Diamond: the static check. Dot: simulated P50. Bar: simulated P10–P90.")]
+    figs = [figure("The appraisal's figure against simulated spend", _png(lambda b: rf.appraisal_spend(table, phase_titles, b)),
+                   "Diamond: the appraisal's own arithmetic (weekly cost x placements x 52). Dot: simulated P50. Bar: simulated P10–P90.")]
     for phase, ptitle in phase_titles.items():
         pl = rf.option_labels(table, phase)
         figs.append(figure(f"{ptitle}: children by pool", _png(lambda b, pl=pl, ptitle=ptitle: rf.children_fan(
@@ -602,13 +724,13 @@ def _appraisal_page(folder: Path) -> Page:
     parts = []
     for o in man["options"]:
         static = "; ".join(f"{ln['what']}: {ln['placements']} x £{ln['weekly_cost']:,.2f} ({ln['source']})" for ln in o["static_lines"])
-        parts.append(f"<h3>{esc(o['title'])}</h3><p class=\"note\">Preset <code>{esc(o['preset'])}</code>. Static check "
+        parts.append(f"<h3>{esc(o['title'])}</h3><p class=\"note\">Preset <code>{esc(o['preset'])}</code>. The appraisal's figure "
                      f"{esc(o['static_formula'])} = {esc(money(o['static_cost']))}: {esc(static)}.</p>")
         diffs = {k: tuple(v) for k, v in o["differences"].items()}
-        parts.append(_assumptions_html(diffs, o.get("notes", {})))
+        parts.append(_assumptions_html(diffs, o.get("notes", {}), scenario=o.get("scenario")))
     prov = _provenance(man, {"phases": ", ".join(man["phases"]), "workers": man.get("workers")})
     return Page("placesim report: options appraisal",
-                f"Seed 002's commissioning options A–E, {man['replications']} replications each under common random "
+                f"The commissioning options A–E of the Placements Commissioning Strategy (options appraisal), {man['replications']} replications each under common random "
                 f"numbers, {man['options'][0]['scenario']['run']['years']} years from "
                 f"{man['options'][0]['scenario']['run']['start_date']}.",
                 _appraisal_summary(w, phase_titles), "Options", html_table, figs, "".join(parts), prov, notes)

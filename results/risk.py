@@ -17,9 +17,9 @@ Definitions (also in the README):
 - The frontier: scenarios that no other scenario beats or equals on every
   frontier measure while beating on one (all measures are "lower is better").
 - The appetite: constraints such as ``waiting_days.p90 <= 40``; all must hold.
-  ``recommended`` is the scenario with the fewest block places that meets the
-  appetite, at the lowest P50 spend among those; ``cheapest`` is the lowest P50
-  spend that meets the appetite, whatever its block size.
+  ``recommended`` is the scenario with the lowest P50 spend that meets the
+  appetite (ties go to fewer block places); ``smallest_block`` is the scenario
+  with the fewest block places that meets it (the lowest P50 spend among those).
 """
 
 from __future__ import annotations
@@ -32,24 +32,31 @@ import numpy as np
 import pandas as pd
 
 from models.scenario import ScenarioError
+from results import measures as catalogue
+from results.formatting import fmt, money, num, pct
 
-#: measure -> (label, metric, pool, unit)
+#: measure -> (label, metric, pool, unit), from the one catalogue (results/measures.py)
 MEASURES: dict[str, tuple[str, str, str, str]] = {
-    "spend": ("Yearly spend", "spend_total", "all", "GBP/year"),
-    "voids": ("Void cost (retainers on empty block places)", "spend_retainers", "all", "GBP/year"),
-    "waiting_days": ("Days waiting without a suitable placement", "waiting_days", "all", "days/year"),
-    "max_wait_days": ("Longest single wait in the year", "max_wait_days", "all", "days"),
-    "moves": ("Placement moves per child-year", "moves_per_child_year", "all", "moves/child-year"),
-    "share_3plus": ("Children with 3+ placements in the year", "share_3plus_placements", "all", "share"),
-    "block_utilisation": ("Block utilisation", "block_utilisation", "blocks", "share"),
-}
-QUANTILES: dict[str, float] = {"p5": 5, "p10": 10, "p50": 50, "p90": 90, "p95": 95}
-STATISTICS = tuple(QUANTILES) + ("mean",)
+    m.key: (m.label, m.metric, m.pool, m.unit) for m in catalogue.measures(catalogue.RISK)}
+QUANTILES = catalogue.QUANTILES
+STATISTICS = catalogue.STATISTICS
 EXCEEDANCES: dict[str, str] = {
     "spend_over_budget": "P(yearly spend > budget)",
     "wait_over_max": "P(a child waits longer than the limit in a year)",
     "utilisation_under_min": "P(block utilisation under the minimum in a year)",
 }
+
+
+def exceedance_words(name: str, settings: "RiskSettings") -> str:
+    """What a breach of each threshold is, in words."""
+    if name == "spend_over_budget":
+        return (f"spend is over the budget of {money(settings.budget)}" if settings.budget is not None
+                else "spend is over budget")
+    if name == "wait_over_max":
+        return f"a child waits more than {settings.max_wait_days:g} days in one go"
+    return f"a block is used less than {pct(settings.min_utilisation)}"
+
+
 #: the metrics the register reads
 METRICS_USED = sorted({m for _, m, _, _ in MEASURES.values()})
 _CONSTRAINT = re.compile(r"^\s*([a-z_0-9]+)\.([a-z_0-9]+)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*$")
@@ -72,6 +79,18 @@ class Constraint:
     def __str__(self) -> str:
         return f"{self.measure}.{self.statistic} {self.op} {self.limit:g}"
 
+    def words(self, settings: "RiskSettings | None" = None) -> str:
+        """The constraint in words: "P90 of days waiting without a suitable placement at most 40 days a year"."""
+        bound = "at most" if self.op == "<=" else "at least"
+        if self.measure in EXCEEDANCES:
+            what = exceedance_words(self.measure, settings or RiskSettings())
+            return f"the chance of a year in which {what} {bound} {pct(self.limit)}"
+        label, _metric, _pool, unit = MEASURES[self.measure]
+        stat = {"mean": "the mean", "p50": "the median (P50)"}.get(self.statistic, "the " + self.statistic.upper())
+        limit = fmt(self.limit, unit) if unit in ("GBP/year", "share") else f"{self.limit:,.10g}"
+        tail = {"days/year": " days a year", "days": " days", "moves/child-year": " moves a child-year"}.get(unit, "")
+        return f"{stat} of {label[0].lower() + label[1:]} {bound} {limit}{tail}"
+
 
 @dataclass(frozen=True)
 class RiskSettings:
@@ -79,7 +98,7 @@ class RiskSettings:
 
     budget: float | None = None
     max_wait_days: float = 7.0
-    min_utilisation: float = 0.70
+    min_utilisation: float = catalogue.MIN_UTILISATION
     appetite: tuple[Constraint, ...] = ()
     frontier: tuple[tuple[str, str], ...] = (("spend", "p50"), ("waiting_days", "p90"))
 
@@ -252,6 +271,7 @@ def register(metrics: pd.DataFrame, scenarios: pd.DataFrame, settings: RiskSetti
              factors: list[str] | None = None) -> Register:
     """Build the register from tidy metrics and the scenario table (``scenario, label, block_places, <factors>``)."""
     factors = list(factors or [])
+    scenarios = sort_scenarios(scenarios, factors)
     stats = pd.concat([quantiles(per_replication(metrics)), exceedance(metrics, settings)], ignore_index=True)
     stats["unit"] = [MEASURES[m][3] if m in MEASURES else "probability" for m in stats.measure]
 
@@ -272,20 +292,20 @@ def register(metrics: pd.DataFrame, scenarios: pd.DataFrame, settings: RiskSetti
     wide["meets_appetite"] = meets
     spend = wide["spend.p50"] if "spend.p50" in wide else pd.Series(np.nan, index=wide.index)
     wide["recommended"] = False
-    wide["cheapest"] = False
+    wide["smallest_block"] = False
     candidates = wide[wide.meets_appetite & spend.notna()]
     if not candidates.empty:
         c = candidates.assign(_spend=spend[candidates.index])
-        best = c.sort_values(["block_places", "_spend", "label"], kind="stable").index[0]
-        cheap = c.sort_values(["_spend", "block_places", "label"], kind="stable").index[0]
+        best = c.sort_values(["_spend", "block_places", "label"], kind="stable").index[0]
+        smallest = c.sort_values(["block_places", "_spend", "label"], kind="stable").index[0]
         wide.loc[best, "recommended"] = True
-        wide.loc[cheap, "cheapest"] = True
+        wide.loc[smallest, "smallest_block"] = True
     wide = wide.reset_index()
 
     keep = ["scenario", "label", *factors, "block_places"]
-    flags = wide[["scenario", "on_frontier", "meets_appetite", "recommended", "cheapest"]]
+    flags = wide[["scenario", "on_frontier", "meets_appetite", "recommended", "smallest_block"]]
     tidy = (stats.merge(wide[keep], on="scenario", how="left").merge(flags, on="scenario", how="left")
-            [[*keep, "measure", "statistic", "value", "unit", "n", "on_frontier", "meets_appetite", "recommended", "cheapest"]])
+            [[*keep, "measure", "statistic", "value", "unit", "n", "on_frontier", "meets_appetite", "recommended", "smallest_block"]])
     order = {s: i for i, s in enumerate(scenarios.scenario)}
     m_order = {m: i for i, m in enumerate([*MEASURES, *EXCEEDANCES])}
     s_order = {s: i for i, s in enumerate([*STATISTICS, "probability"])}
@@ -294,6 +314,26 @@ def register(metrics: pd.DataFrame, scenarios: pd.DataFrame, settings: RiskSetti
                             kind="stable").reset_index(drop=True)
     yearly = by_year(metrics).merge(scenarios[["scenario", "label"]], on="scenario", how="left")
     return Register(tidy, wide, yearly, settings, factors)
+
+
+def factor_order(values) -> list:
+    """Distinct factor values in reading order: numbers numerically (0, 4, 8, 12, 16, never
+    0, 12, 16, 4, 8), anything else in the order first seen."""
+    seen = list(dict.fromkeys(values))
+    numeric = [v for v in seen if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)]
+    if len(numeric) == len(seen):
+        return sorted(seen, key=float)
+    return seen
+
+
+def sort_scenarios(scenarios: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
+    """The scenario table ordered by its factors, the first factor slowest, each in :func:`factor_order`."""
+    if not factors or scenarios.empty:
+        return scenarios.reset_index(drop=True)
+    rank = {f: {v: i for i, v in enumerate(factor_order(scenarios[f].tolist()))} for f in factors if f in scenarios}
+    keys = [scenarios[f].map(lambda v, r=r: r.get(v, len(r))) for f, r in rank.items()]
+    order = np.lexsort([k.to_numpy() for k in reversed(keys)]) if keys else np.arange(len(scenarios))
+    return scenarios.iloc[order].reset_index(drop=True)
 
 
 def short_names(keys: list[str]) -> dict[str, str]:
@@ -305,27 +345,30 @@ def short_names(keys: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- text
 
 
-def _money(x: float) -> str:
-    return "-" if x is None or np.isnan(x) else f"£{x / 1e6:,.2f}m"
-
-
-def _num(x: float) -> str:
-    return "-" if x is None or np.isnan(x) else f"{x:,.1f}"
-
-
-def _pct(x: float) -> str:
-    return "-" if x is None or np.isnan(x) else f"{100 * x:.0f}%"
+def risk_words(settings: RiskSettings) -> list[str]:
+    """The thresholds and the appetite of a register, each in a sentence."""
+    out = [f"Budget: {money(settings.budget)} a year." if settings.budget is not None else "No budget was set.",
+           f"A wait counts as a breach when a child waits more than {settings.max_wait_days:g} days in one go.",
+           f"A block counts as under-used in a year when less than {pct(settings.min_utilisation)} of its places are filled."]
+    if settings.appetite:
+        out += [f"Risk appetite: {c.words(settings)}." for c in settings.appetite]
+    else:
+        out.append("No risk appetite was set: every scenario meets it.")
+    return out
 
 
 def format_register(reg: Register, failures: list[dict] | None = None) -> str:
     """The register as a plain-text table for the terminal and ``risk.txt``."""
     w, s = reg.wide, reg.settings
+    def _money(x):
+        return money(x, compact=True)
+
     cols = [("spend.p50", "P50 spend", _money), ("spend.p90", "P90 spend", _money),
-            ("spend_over_budget.probability", "P(>budget)", _pct), ("voids.p50", "P50 voids", lambda x: "-" if np.isnan(x) else f"£{x:,.0f}"),
-            ("waiting_days.p90", "P90 wait d", _num), ("wait_over_max.probability", f"P(wait>{s.max_wait_days:g}d)", _pct),
-            ("moves.p50", "P50 moves", lambda x: "-" if np.isnan(x) else f"{x:.2f}"),
-            ("share_3plus.p50", "P50 3+", lambda x: "-" if np.isnan(x) else f"{100 * x:.1f}%"),
-            ("utilisation_under_min.probability", f"P(util<{100 * s.min_utilisation:.0f}%)", _pct)]
+            ("spend_over_budget.probability", "P(>budget)", pct), ("voids.p50", "P50 voids", money),
+            ("waiting_days.p90", "P90 wait d", lambda x: num(x, 1)),
+            ("wait_over_max.probability", f"P(wait>{s.max_wait_days:g}d)", pct),
+            ("moves.p50", "P50 moves", num), ("share_3plus.p50", "P50 3+", lambda x: pct(x, 1)),
+            ("utilisation_under_min.probability", f"P(util<{100 * s.min_utilisation:.0f}%)", pct)]
     cols = [c for c in cols if c[0] in w]
     width = max([len("scenario")] + [len(x) for x in w.label]) + 2
     head = f"  {'scenario':{width}}" + "".join(f"{h:>14}" for _, h, _ in cols) + "  marks"
@@ -341,17 +384,19 @@ def format_register(reg: Register, failures: list[dict] | None = None) -> str:
     lines.append(f"thresholds: {budget}a child waiting more than {s.max_wait_days:g} days; block utilisation under "
                  f"{100 * s.min_utilisation:.0f}%")
     if s.appetite:
-        lines.append("risk appetite: " + "; ".join(str(c) for c in s.appetite))
-    rec, cheap = reg.pick("recommended"), reg.pick("cheapest")
+        lines.append("risk appetite: " + "; ".join(c.words(s) for c in s.appetite))
+    rec, small = reg.pick("recommended"), reg.pick("smallest_block")
     if rec is None:
         lines.append("No scenario meets the risk appetite." if s.appetite else "")
     else:
-        what = "meeting the risk appetite" if s.appetite else "(no risk appetite set)"
-        lines.append(f"Smallest block {what}: {rec.label} ({int(rec.block_places)} block places), "
+        what = "that meets the risk appetite" if s.appetite else "(no risk appetite set)"
+        lines.append(f"Recommended, the lowest P50 spend {what}: {rec.label} ({int(rec.block_places)} block places), "
                      f"P50 spend {_money(rec['spend.p50'])}")
-        if cheap is not None and cheap.scenario != rec.scenario:
-            lines.append(f"Lowest P50 spend {what}: {cheap.label} ({int(cheap.block_places)} block places), "
-                         f"P50 spend {_money(cheap['spend.p50'])}")
+        if small is not None and small.scenario != rec.scenario:
+            lines.append(f"Smallest block {what}: {small.label} ({int(small.block_places)} block places), "
+                         f"P50 spend {_money(small['spend.p50'])}, {money(small['spend.p50'] - rec['spend.p50'])} a year more")
+        elif small is not None:
+            lines.append("It is also the smallest block that meets the appetite.")
     if failures:
         lines += ["", f"{len(failures)} run(s) failed and are left out:"]
         for f in failures[:20]:

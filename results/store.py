@@ -16,6 +16,9 @@ FILES = {
     "events.parquet": "the event log of replication 0 (of all replications with --keep-events)",
     "summary.csv": "the summary table: each measure's mean and 90% interval across replications",
     "summary.txt": "the summary table as printed",
+    "by_year.csv": "the yearly table: P10, P50, P90 and mean of spend, children by pool and waiting, by financial year",
+    "by_age.csv": "children in care at each year end by age band and pool: P10, P50, P90 and mean",
+    "workbook.xlsx": "the Excel workbook: summary, by year, by pool, by age, assumptions with sources, provenance",
     "manifest.json": "scenario, seeds, package versions, runtime, command line",
     "children_by_pool.png": "children by pool per year: mean and 90% band across replications",
     "spend_by_pool.png": "yearly spend by pool (mean across replications)",
@@ -59,6 +62,18 @@ def write_tables(out: Path, metrics: pd.DataFrame, events: pd.DataFrame, summary
     summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.txt").write_text(summary_text + "\n", encoding="utf-8")
     write_json(manifest, out / "manifest.json")
+
+
+def write_year_tables(out: Path, metrics: pd.DataFrame, start_month: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Write ``by_year`` and ``by_age`` (CSV and parquet) and return them."""
+    from results.summary import by_age, by_year
+
+    out.mkdir(parents=True, exist_ok=True)
+    yearly, ages = by_year(metrics, start_month), by_age(metrics, start_month)
+    for name, table in (("by_year", yearly), ("by_age", ages)):
+        write_parquet(table, out / f"{name}.parquet")
+        table.to_csv(out / f"{name}.csv", index=False)
+    return yearly, ages
 
 
 def read_run(path: str | Path) -> dict:

@@ -106,13 +106,26 @@ def _uniform_rows(streams: Streams, name: str, n: int, columns: int = _COLUMNS) 
 
 def arrival_days(scenario: Scenario, streams: Streams, horizon: float, offset: float) -> np.ndarray:
     """Poisson arrival times of groups on [0, horizon), so that children arrive at ``rate_per_year``
-    at engine day ``offset``, growing by ``trend`` a year. Drawn as the order statistics of a Poisson count."""
+    at engine day ``offset``, growing by ``trend`` a year (continuously), or at each reported year's rate
+    of ``growth`` or ``forecast`` (the warm-up at the first year's). Drawn as the order statistics of a
+    Poisson count."""
     e = scenario.entries
-    if not e.enabled or e.rate_per_year == 0 or horizon <= 0:
+    if not e.enabled or (e.rate_per_year == 0 and not e.forecast) or horizon <= 0:
         return np.empty(0)
     lam = e.rate_per_year / DAYS_PER_YEAR / scenario.siblings.mean_size  # group arrivals
     g = np.log1p(e.trend) / DAYS_PER_YEAR
-    if abs(g) < 1e-12:
+    yearly = e.yearly_rates(scenario.run.years)
+    if yearly is not None:  # a yearly forecast or growth: a rate constant within each reported year
+        edges = np.concatenate([[0.0], offset + np.arange(1, len(yearly)) * DAYS_PER_YEAR, [horizon]])
+        edges = np.clip(edges, 0.0, horizon)
+        rates = np.asarray(yearly) / DAYS_PER_YEAR / scenario.siblings.mean_size
+        cum = np.concatenate([[0.0], np.cumsum(rates * np.diff(edges))])
+        total = cum[-1]
+
+        def inverse(u):
+            k = np.clip(np.searchsorted(cum, u, side="right") - 1, 0, len(rates) - 1)
+            return edges[k] + (u - cum[k]) / np.where(rates[k] > 0, rates[k], np.inf)
+    elif abs(g) < 1e-12:
         total = lam * horizon
         inverse = lambda s: s / lam  # noqa: E731
     else:

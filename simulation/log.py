@@ -34,7 +34,8 @@ from models.catalogue import DAYS_PER_YEAR, NEED_BANDS
 
 EVENTS = ("enter", "wait_start", "wait_end", "search", "place", "end", "exit", "contract_open", "contract_close",
           "carer_application", "carer_join", "carer_leave", "group", "group_placed", "split",
-          "need_change", "escalate", "staying_put_start", "staying_put_end", "sibling_enter", "reunite")
+          "need_change", "escalate", "staying_put_start", "staying_put_end", "sibling_enter", "reunite",
+          "capacity_open", "capacity_close")
 COLUMNS = ("day", "event", "child", "option", "reason", "value", "carer")
 _EVENT_CODE = {e: i for i, e in enumerate(EVENTS)}
 

@@ -25,6 +25,7 @@ from simpy.events import Event
 from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, age_band
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
+from simulation.capacity import capacity_changes, capacity_schedule
 from simulation.carer_service import CarerService
 from simulation.groups import Group, SiblingGroups
 from simulation.transitions import Transitions
@@ -458,6 +459,14 @@ class Market:
             self.free[o] += 1
             self._offer(o)
 
+    def change_capacity(self, o: int, places: int, usable: int, section: str) -> None:
+        """In-house places open (``places`` > 0) or close at option ``o``. Free places may go below
+        zero when occupied places close: they then close as their children leave."""
+        self.free[o] += usable
+        self._emit("capacity_open" if places > 0 else "capacity_close", -1, OPTION_NAMES[o], section, float(abs(places)))
+        if usable > 0:
+            self._offer(o)
+
     def _offer(self, o: int) -> None:
         """Give free places at option ``o`` to the longest-waiting eligible children."""
         q = self.queues[o]
@@ -593,6 +602,8 @@ class Market:
     def run(self) -> None:
         for m in MARKETS:  # contracts first, so a contract opening on a child's entry day is open
             self.env.process(self.contract(m))
+        if capacity_changes(self.s):
+            self.env.process(capacity_schedule(self))
         for svc in (self.carers, self.ifa_carers):
             if svc is not None:
                 svc.start()

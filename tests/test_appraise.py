@@ -51,7 +51,7 @@ def test_every_preset_is_a_valid_partial_scenario_with_its_static_figure_in_its_
             if key in ("name", "policy.rules"):
                 continue
             assert key in notes and notes[key], (o.id, key)
-            assert re.search(r"seed 002|assumption|derived|default", notes[key]), (o.id, key, notes[key])
+            assert re.search(r"Placements Commissioning Strategy|Complex Needs Accommodation|assumption|derived|default", notes[key]), (o.id, key, notes[key])
     a = {o.phase: o.scenario for o in options if o.letter == "A"}
     assert a["fostering"].differences(Scenario.default()).keys() == {"name", "run.years"}
 

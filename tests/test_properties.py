@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from models.catalogue import DAYS_PER_YEAR, IFA_BASE, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
-from models.scenario import Scenario
-from results.metrics import replication_metrics
+from models.scenario import Scenario, usable_places
+from results.metrics import POOL_COST_TYPES, replication_metrics
 from simulation.cohort import Cohort
 from simulation.engine import simulate
 
@@ -64,6 +64,23 @@ def scenarios(draw) -> Scenario:
         ch[f"inhouse.{section}.usable_share"] = draw(unit)
         ch[f"inhouse.{section}.weekly_cost"] = draw(price)
         ch[f"inhouse.{section}.fixed_weekly"] = draw(st.sampled_from([0.0, 1000.0]))
+        ch[f"inhouse.{section}.fixed_share"] = draw(st.sampled_from([0.0, 0.5, 1.0]))
+        if section != "fostering":  # dated openings and closings (fostering's need carers off: below)
+            ch[f"inhouse.{section}.openings"] = draw(st.lists(st.builds(
+                lambda start, places, length, capital: {"start": START + dt.timedelta(days=start), "places": places,
+                                                        **({"end": START + dt.timedelta(days=start + length)} if length else {}),
+                                                        "capital_cost": capital},
+                st.integers(-200, 300), st.integers(1, 3), st.sampled_from([0, 30, 200]), st.sampled_from([0.0, 5e5])),
+                max_size=2))
+            if draw(st.booleans()):
+                ch[f"inhouse.{section}.end"] = START + dt.timedelta(days=draw(st.integers(-100, 400)))
+    demand = draw(st.sampled_from(["trend", "growth", "forecast"]))
+    if demand != "trend":
+        ch["entries.trend"] = 0.0
+        ch["entries.growth" if demand == "growth" else "entries.forecast"] = (
+            {"by": 0.5, "years": 2} if demand == "growth" else [10.0, 30.0])
+    ch["recruitment.fee_uplift"] = draw(st.sampled_from([0.0, 0.2, -0.1]))
+    ch["inhouse.fostering.fee_share"] = draw(unit)
     for m in MARKETS:
         ch[f"spot.{m}.enabled"] = draw(st.booleans())
         ch[f"spot.{m}.tightness"] = draw(st.sampled_from([0.0, 0.3, 0.9, 1.0]))
@@ -266,8 +283,12 @@ def test_no_option_goes_over_capacity(s):
         limit[f"{m}_block"] = getattr(s.contracts, m).places
     occupied: dict[str, int] = defaultdict(int)
     is_open = {f"{m}_block": False for m in MARKETS}
-    for event, option, reason in zip(ev.event, ev.option.astype(str), ev.reason.astype(str)):
-        if event == "contract_open":
+    share = {opt: getattr(s.inhouse, section).usable_share for section, opt in INHOUSE.items()}
+    for event, option, value in zip(ev.event, ev.option.astype(str), ev.value):
+        if event in ("capacity_open", "capacity_close"):  # dated in-house places: new ones can be filled, closed ones not
+            assert option in INHOUSE.values() and value >= 1
+            limit[option] += (1 if event == "capacity_open" else -1) * usable_places(int(value), share[option])
+        elif event == "contract_open":
             is_open[option] = True
         elif event == "contract_close":
             is_open[option] = False
@@ -393,6 +414,11 @@ def _recompute_void(ev: pd.DataFrame, s: Scenario, market: str) -> np.ndarray:
     return void
 
 
+def _inhouse_share(s: Scenario, section: str) -> float:
+    """The fixed share of an in-house weekly cost (none for carer households)."""
+    return 0.0 if section == "fostering" and s.carers.enabled else getattr(s.inhouse, section).fixed_share
+
+
 def _recompute_spend(ev: pd.DataFrame, s: Scenario) -> dict[str, np.ndarray]:
     """Placement spend by pool, from the place/end intervals, with plain loops."""
     years = s.run.years
@@ -405,7 +431,7 @@ def _recompute_spend(ev: pd.DataFrame, s: Scenario) -> dict[str, np.ndarray]:
                 weekly = s.kinship.weekly_cost
             elif source == "inhouse":
                 section = next(k for k, v in INHOUSE.items() if v == opt)
-                weekly = getattr(s.inhouse, section).weekly_cost
+                weekly = getattr(s.inhouse, section).weekly_cost * (1 - _inhouse_share(s, section))
             elif source == "block":
                 weekly = getattr(s.contracts, pool).weekly_price
             else:
@@ -415,27 +441,68 @@ def _recompute_spend(ev: pd.DataFrame, s: Scenario) -> dict[str, np.ndarray]:
     return out
 
 
+def _recompute_fixed(ev: pd.DataFrame, s: Scenario) -> np.ndarray:
+    """Fixed costs by brute force: between consecutive breakpoints, count the open places and the
+    occupied ones directly and pay for the larger number."""
+    years = s.run.years
+    out = np.full(years, sum(getattr(s.inhouse, k).fixed_weekly for k in INHOUSE) / 7.0 * DAYS_PER_YEAR)
+    intervals = _intervals(ev, s)
+    for section, opt in INHOUSE.items():
+        if section == "fostering" and s.carers.enabled:
+            continue
+        cap = getattr(s.inhouse, section)
+        changes = [(d, v if e == "capacity_open" else -v) for d, e, o, v in
+                   zip(ev.day, ev.event.astype(str), ev.option.astype(str), ev.value)
+                   if e in ("capacity_open", "capacity_close") and o == opt]
+        mine = [(a, b) for a, b, o in intervals if o == opt]
+        points = sorted({0.0, horizon(s), *(d for d, _ in changes), *(x for ab in mine for x in ab)})
+        points = [p for p in points if 0.0 <= p <= horizon(s)]
+        for a, b in zip(points[:-1], points[1:]):
+            mid = (a + b) / 2
+            open_places = cap.places + sum(v for d, v in changes if d <= mid)
+            occupied = sum(1 for x, y in mine if x <= mid < y)
+            for y in range(years):
+                out[y] += _days_in_year(a, b, y) * max(open_places, occupied) * cap.weekly_cost * cap.fixed_share / 7.0
+    return out
+
+
 @FAST
 @given(scenarios())
 def test_money_adds_up(s):
     ev, m = run(s)
     total = series(m, "spend_total", "all")
-    parts = sum(series(m, k, "all") for k in ("spend_placements", "spend_retainers", "spend_fixed", "spend_emergency", "spend_staying_put"))
+    parts = sum(series(m, k, "all") for k in (*POOL_COST_TYPES, "spend_emergency", "spend_staying_put"))
     np.testing.assert_allclose(total, parts, rtol=1e-9, atol=1e-6)
     by_pool = sum(series(m, "spend_total", p) for p in POOLS + ("waiting", "staying_put"))
     np.testing.assert_allclose(total, by_pool, rtol=1e-9, atol=1e-6)
     for p in POOLS:
-        pool_parts = sum(series(m, k, p) for k in ("spend_placements", "spend_retainers", "spend_fixed"))
+        pool_parts = sum(series(m, k, p) for k in POOL_COST_TYPES)
         np.testing.assert_allclose(series(m, "spend_total", p), pool_parts, rtol=1e-9, atol=1e-6)
     # placement spend by pool, recomputed independently from the intervals
     expected = _recompute_spend(ev, s)
     for p in POOLS:
         np.testing.assert_allclose(series(m, "spend_placements", p), expected[p], rtol=1e-9, atol=1e-6, err_msg=p)
-    # emergency spend is the waiting days at the emergency rate; fixed costs are paid every day
+    # emergency spend is the waiting days at the emergency rate
     np.testing.assert_allclose(series(m, "spend_emergency", "all"),
                                series(m, "waiting_days", "all") * weekly_to_daily(s.waiting.weekly_cost), rtol=1e-9, atol=1e-6)
-    fixed = sum(getattr(s.inhouse, k).fixed_weekly for k in INHOUSE) / 7.0 * DAYS_PER_YEAR
-    np.testing.assert_allclose(series(m, "spend_fixed", "all"), fixed, rtol=1e-9)
+    # fixed costs: every open place-day (or occupied one, if more) at the fixed share, and the services' fixed costs
+    np.testing.assert_allclose(series(m, "spend_fixed", "all"), _recompute_fixed(ev, s), rtol=1e-9, atol=1e-6)
+    # the fee uplift: in-house fostering placement days x weekly cost x fee share x uplift
+    ih_days = np.array([sum(_days_in_year(a, b, y) for a, b, o in _intervals(ev, s) if o == "inhouse_fostering")
+                        for y in range(s.run.years)])
+    f = s.inhouse.fostering
+    np.testing.assert_allclose(series(m, "spend_fee_uplift", "all"),
+                               ih_days * f.weekly_cost * f.fee_share * s.recruitment.fee_uplift / 7.0, rtol=1e-9, atol=1e-6)
+    # capital: each opening's cost in the year it opens
+    capital = np.zeros(s.run.years)
+    for section in INHOUSE:
+        cap = getattr(s.inhouse, section)
+        for op in cap.openings:
+            y = (op.start - START).days // 365
+            if 0 <= y < s.run.years:
+                capital[y] += op.capital_cost if op.capital_cost is not None else op.places * cap.capital_per_place
+    np.testing.assert_allclose(series(m, "spend_capital", "all"), capital, rtol=1e-9)
+    assert (series(m, "spend_recruitment", "all") >= 0).all()
     # retainers: empty reserved place-days at the retainer rate, never negative
     for mk in MARKETS:
         block = getattr(s.contracts, mk)

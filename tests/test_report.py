@@ -42,12 +42,17 @@ def test_run_writes_a_self_contained_report_with_its_numbers(run_dir):
     assert len(re.findall(r"<img ", text)) == 4  # fan chart, spend by cost type, block utilisation, stability
     m = pd.read_parquet(run_dir / "metrics.parquet")
     spend = m[(m.metric == "spend_total") & (m.pool == "all")].groupby("replication").value.mean().median()
-    assert f"£{spend:,.0f} a year (P50)" in text
+    assert f"£{spend:,.0f} a year (P50, the median replication)" in text
     assert "IFA fostering) is" in text and "chance of a year in which a block stands more than 30% empty" in text \
         or "In no simulated year a block stands more than 30% empty" in text
     # the assumptions list every changed value with its source from the schema
     assert "contracts.ifa.places" in text and "run.years" in text
-    assert "seed 002 (options appraisal)" in text  # a section's source
+    assert "Placements Commissioning Strategy" in text and "seed 00" not in text  # sources cited by title
+    # contract terms are always shown, and the tables by year and by age are there
+    assert "IFA fostering block contract" in text and "£750" in text and "60% of the price" in text
+    assert "By financial year" in text and "2019/20" in text and "2020/21" in text
+    assert "by age" in text and "under 1" in text and "10-15" in text
+    assert "P50 is the median" in text
     assert "placesim version" in text and "20190401" in text
 
 
@@ -65,13 +70,13 @@ def test_report_command_rewrites_and_bad_folders_are_one_line_errors(run_dir, tm
 def test_compare_report(tmp_path):
     out = tmp_path / "c"
     res = CliRunner().invoke(main, ["compare", "default", "default", "-r", "3", "--out", str(out),
-                                    "--set", "contracts.ifa.places=6", *SMALL])
+                                    "--set-alt", "contracts.ifa.places=6", *SMALL])
     assert res.exit_code == 0, res.output
     assert folder_kind(out) == "compare"
     text = (out / "report.html").read_text(encoding="utf-8")
     _self_contained(text)
     assert "The two scenarios, paired" in text and "90% confidence interval of the paired difference" in text
-    assert "BASE: default" in text and "ALT: default" in text
+    assert "BASE: default" in text and "ALT: default with contracts.ifa.places=6" in text
 
 
 def test_sweep_report_has_heatmap_and_frontier(tmp_path):
@@ -86,6 +91,9 @@ def test_sweep_report_has_heatmap_and_frontier(tmp_path):
     _self_contained(text)
     assert 'alt="Heatmap of P50 spend"' in text and 'alt="Frontier"' in text
     assert "Recommended: " in text and "Risk register" in text
+    assert "the median (P50) of days waiting without a suitable placement" not in text  # the appetite is on P90
+    assert "the P90 of days waiting without a suitable placement at most 100,000 days a year" in text
+    assert "waiting_days.p90 &lt;= " not in text and "waiting_days.p90 <= " not in text  # limits in words, not code
     assert text.count("<tr>") >= 1 + 4  # header + the 4 scenarios
 
 
@@ -94,9 +102,14 @@ def test_chance_and_sources():
     assert chance(0.0, "x") == "In no simulated year x."
     assert chance(0.75, "x") == "There is a 75% chance of a year in which x."
     doc, source = field_info("spot.ifa.tightness")
-    assert "search fails" in doc and "seed 003" in source  # from the section's description
-    t = assumptions_table({"contracts.ifa.places": (8, 0)}, {"contracts.ifa.places": "seed 002 11.1"})
-    assert t.iloc[0].to_dict()["source"] == "seed 002 11.1"
+    assert "search fails" in doc and "Complex Needs Accommodation Sufficiency Strategy" in source  # the section's
+    t = assumptions_table({"contracts.ifa.places": (8, 0)}, {"contracts.ifa.places": "appraisal 11.1"})
+    row = t.iloc[0].to_dict()
+    assert row["source of the value"] == "appraisal 11.1" and row["set by"] == "preset"
+    # a value the user set is labelled as the user's, not given the default's source
+    row = assumptions_table({"spot.ifa.tightness": (0.5, 0.2)}).iloc[0].to_dict()
+    assert row["set by"] == "this scenario" and row["source of the value"] == "the user's own value (no source recorded)"
+    assert "Placements Commissioning Strategy" in row["source of the default"]
 
 
 # --------------------------------------------------------------------------- in a browser
@@ -141,7 +154,7 @@ def test_appraisal_report_renders_in_headless_chromium(tmp_path):
     assert int(attrs["images"]) >= 5 and int(attrs["broken"]) == 0, attrs
     assert int(attrs["summary-visible"]) > 200 and int(attrs["table-visible"]) > 100, attrs
     assert int(attrs["table-rows"]) == 2 * 5  # cost and stability tables, five options each
-    assert "Fostering: option E, the seed's recommendation, costs £" in dom
+    assert "Fostering: option E, the appraisal's recommendation, costs £" in dom
     shot = tmp_path / "shot.png"
     browse(report, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.stat().st_size > 20_000

@@ -21,7 +21,8 @@ from experiments.experiment import ExperimentError, experiment_from_dict, load_e
 from experiments.sweep import read_failures, read_manifest, read_metrics, sweep
 from models.scenario import Scenario
 from results.metrics import replication_metrics
-from results.risk import Constraint, RiskSettings, exceedance, pareto, per_replication, quantiles, register
+from results.risk import (Constraint, RiskSettings, exceedance, factor_order, format_register, pareto, per_replication,
+                          quantiles, register)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = '{ "run.years" = 2, "run.warmup_years" = 1 }'
@@ -336,8 +337,12 @@ def test_register_marks_frontier_appetite_and_picks():
     # s0 is beaten on both by s4; s4, s8 and s12 each win on one measure
     assert w.on_frontier.to_dict() == {"s0": False, "s4": True, "s8": True, "s12": True}
     assert w.meets_appetite.to_dict() == {"s0": False, "s4": True, "s8": True, "s12": True}
-    assert w.recommended.to_dict() == {"s0": False, "s4": True, "s8": False, "s12": False}  # smallest block that meets it
-    assert w.cheapest.to_dict() == {"s0": False, "s4": False, "s8": False, "s12": True}  # lowest P50 spend that meets it
+    assert w.recommended.to_dict() == {"s0": False, "s4": False, "s8": False, "s12": True}  # lowest P50 spend that meets it
+    assert w.smallest_block.to_dict() == {"s0": False, "s4": True, "s8": False, "s12": False}  # fewest places that meet it
+    text = format_register(reg)
+    assert "Recommended, the lowest P50 spend that meets the risk appetite: 12 (12 block places)" in text
+    assert "Smallest block that meets the risk appetite: 4 (4 block places)" in text
+    assert "the P90 of days waiting without a suitable placement at most 36 days a year" in text
     tidy = reg.tidy
     assert {"scenario", "label", "contracts.ifa.places", "block_places", "measure", "statistic", "value", "unit",
             "on_frontier", "recommended"} <= set(tidy.columns)
@@ -389,3 +394,31 @@ def test_max_wait_days_is_the_longest_single_spell_of_the_year():
     # child 1's 80-day wait spans both years and counts whole in each; child 0's and child 2's are shorter
     assert got == [80.0, 80.0]
     assert m[m.metric == "waiting_days"].sort_values("year").value.tolist() == [10.0 + 65.0, 15.0 + 3.0]
+
+
+def test_recommended_ties_go_to_fewer_block_places_and_numbers_sort_as_numbers():
+    """Two scenarios with the same P50 spend both meet the appetite: the one with fewer block places
+    is recommended. Factor values given as 0, 12, 16, 4, 8 are read in numeric order."""
+    places = [0, 12, 16, 4, 8]
+    scen = pd.DataFrame({"scenario": [f"s{p}" for p in places], "label": [str(p) for p in places],
+                         "block_places": places, "contracts.ifa.places": places})
+    spend = {"s0": 10.0, "s12": 8.0, "s16": 9.0, "s4": 9.5, "s8": 8.0}
+    m = synthetic({s: {"spend_total": [[spend[s]]] * 3, "waiting_days": [[1.0]] * 3, "max_wait_days": [[1.0]] * 3}
+                   for s in spend})
+    reg = register(m, scen, RiskSettings(appetite=(Constraint("waiting_days", "p90", "<=", 5.0),)), ["contracts.ifa.places"])
+    assert reg.wide.label.tolist() == ["0", "4", "8", "12", "16"]
+    assert reg.pick("recommended").scenario == "s8"  # 8 and 12 tie at the lowest spend: fewer places
+    assert reg.pick("smallest_block").scenario == "s0"
+    assert reg.tidy.drop_duplicates("scenario").scenario.tolist() == ["s0", "s4", "s8", "s12", "s16"]
+    assert factor_order([0, 12, 16, 4, 8]) == [0, 4, 8, 12, 16]
+    assert factor_order([0.5, 0.25, 1]) == [0.25, 0.5, 1]
+    assert factor_order(["cascade", "demarcated"]) == ["cascade", "demarcated"]
+    text = format_register(reg)
+    assert "It is also the smallest block" not in text and "Smallest block that meets the risk appetite: 0" in text
+
+
+def test_time_settings_cannot_be_factors(tmp_path):
+    """A sweep compares its scenarios year for year, so the reported period is the experiment's."""
+    for key, values in (("run.years", [3, 5]), ("run.start_date", ["2019-04-01", "2020-04-01"]), ("run.warmup_years", [1, 2])):
+        with pytest.raises(ExperimentError, match=rf"^factors\.{key}|{key}"):
+            experiment_from_dict({"name": "x", "replications": 2, "factors": {key: values}}, tmp_path)
