@@ -28,6 +28,11 @@ class _Group(click.Group):
             ctx.exit(EXIT_BAD_INPUT)
 
 
+def _run_settings(years: int | None, seed: int | None) -> dict:
+    """The run settings given as options (--years, --seed), as scenario changes."""
+    return {k: v for k, v in (("run.years", years), ("run.seed", seed)) if v is not None}
+
+
 def _load(path: str | None, assignments: tuple[str, ...]) -> Scenario:
     scenario = Scenario.load(path) if path else Scenario.default()
     return scenario.with_assignments(list(assignments)) if assignments else scenario
@@ -71,7 +76,7 @@ def scenario_check(path: str) -> None:
     diffs = s.differences()
     click.echo(f"{path}: valid; {len(diffs)} value(s) differ from the default")
     for key, (mine, default) in diffs.items():
-        click.echo(f"  {key} = {mine!r}   (default {default!r})")
+        click.echo(f"  {key} = {_toml_value(mine)}   (default {_toml_value(default)})")
 
 
 @main.command("run")
@@ -92,13 +97,8 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
     from results.summary import format_by_year, format_summary, summarise
 
     s = _load(path, assignments)
-    changes = {}
-    if years is not None:
-        changes["run.years"] = years
-    if seed is not None:
-        changes["run.seed"] = seed
-    if changes:
-        s = s.replace(changes)
+    if _run_settings(years, seed):
+        s = s.replace(_run_settings(years, seed))
     n = replications or s.run.replications
     out_dir = Path(out) if out else new_run_dir("runs", s.name)
     _writable(out_dir)
@@ -145,11 +145,7 @@ def compare_cmd(base, alt, replications, years, seed, out, assignments, base_ass
 
     b = _load(None if base == "default" else base, assignments + base_assignments)
     a = _load(None if alt == "default" else alt, assignments + alt_assignments)
-    common = {}
-    if years is not None:
-        common["run.years"] = years
-    if seed is not None:
-        common["run.seed"] = seed
+    common = _run_settings(years, seed)
     if common:
         b, a = b.replace(common), a.replace(common)
     b_name = side_name(base, b, base_assignments)
@@ -162,12 +158,13 @@ def compare_cmd(base, alt, replications, years, seed, out, assignments, base_ass
     _writable(out_dir)
     with click.progressbar(length=2 * n, label="simulating", file=sys.stderr) as bar:
         result = compare(b, a, n, progress=bar.update)
-    text = format_comparison(result.table, b_name, a_name)
+    text = format_comparison(result.table, b_name, a_name, result.by_year)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = pd.concat([result.base.metrics.assign(scenario="base"), result.alt.metrics.assign(scenario="alt")], ignore_index=True)
     write_parquet(metrics, out_dir / "metrics.parquet")
     write_year_tables(out_dir, metrics, b.run.start_date.month)
     result.table.to_csv(out_dir / "comparison.csv", index=False)
+    result.by_year.to_csv(out_dir / "comparison_by_year.csv", index=False)
     (out_dir / "comparison.txt").write_text(text + "\n", encoding="utf-8")
     write_json({"kind": "placesim comparison", "command": _command_line(click.get_current_context()),
                 "base_name": b_name, "alt_name": a_name, "base": result.base.manifest,
@@ -317,6 +314,24 @@ def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
     click.echo(format_appraisal(result.table, replications))
     click.echo(f"\n{len(result.options)} options x {replications} replications in {result.seconds:.1f} s on "
                f"{result.workers} worker(s). Results in {out_dir}/ (report: {report.name})")
+
+
+def _toml_value(v) -> str:
+    """A scenario value as it would be written on one line of a scenario file."""
+    import datetime as dt
+    import json
+
+    if v is None:
+        return "not set"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dt.date, int, float)):
+        return v.isoformat() if isinstance(v, dt.date) else repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items() if x is not None) + " }"
+    return "[" + ", ".join(_toml_value(x) for x in v) + "]"
 
 
 def _command_line(ctx: click.Context) -> str:

@@ -25,6 +25,7 @@ class Comparison:
     base: RunResult
     alt: RunResult
     table: pd.DataFrame  # one row per measure: base, alt, difference and its 90% interval
+    by_year: pd.DataFrame | None = None  # the paired difference of the headline measures, year by year
 
 
 def per_replication(metrics: pd.DataFrame, metric: str, pool: str) -> pd.Series:
@@ -33,10 +34,30 @@ def per_replication(metrics: pd.DataFrame, metric: str, pool: str) -> pd.Series:
     return sub.groupby("replication").value.mean()
 
 
-def paired_table(base: pd.DataFrame, alt: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
+def paired_by_year(base: pd.DataFrame, alt: pd.DataFrame, keys: tuple[str, ...] = ("spend", "waiting_days", "children"),
+                   level: float = 0.90, start_month: int = 4) -> pd.DataFrame:
+    """The paired difference ALT - BASE year by year ("what happens in year 5"): ``year, financial_year``
+    and the columns of :func:`paired_table`, for a few headline measures."""
+    from results.measures import financial_year
+
+    wanted = {(m.metric, m.pool) for m in measures(keys)}
+    pick = lambda m: m[[(a, b) in wanted for a, b in zip(m.metric, m.pool)]]  # noqa: E731
+    b, a = pick(base), pick(alt)
+    parts = []
+    for year in sorted(set(b.year) & set(a.year)):
+        t = paired_table(b[b.year == year], a[a.year == year], level, keys)
+        parts.append(t.assign(year=int(year), financial_year=financial_year(int(year), start_month)))
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    return out[["year", "financial_year", *[c for c in out.columns if c not in ("year", "financial_year")]]]
+
+
+def paired_table(base: pd.DataFrame, alt: pd.DataFrame, level: float = 0.90,
+                 keys: tuple[str, ...] = COMPARE) -> pd.DataFrame:
     """Mean paired difference ALT - BASE with its ``level`` confidence interval (Student t)."""
     rows = []
-    for m in measures(COMPARE):
+    for m in measures(keys):
         label, metric, pool, unit = m.label, m.metric, m.pool, m.unit
         a, b = per_replication(base, metric, pool), per_replication(alt, metric, pool)
         both = pd.concat({"base": a, "alt": b}, axis=1).dropna()
@@ -94,10 +115,11 @@ def compare(base: Scenario, alt: Scenario, replications: int, progress=None) -> 
         alt = alt.replace({"run.seed": base.run.seed})
     rb = run(base, replications, progress=progress)
     ra = run(alt, replications, progress=progress)
-    return Comparison(rb, ra, paired_table(rb.metrics, ra.metrics))
+    return Comparison(rb, ra, paired_table(rb.metrics, ra.metrics),
+                      paired_by_year(rb.metrics, ra.metrics, start_month=base.run.start_date.month))
 
 
-def format_comparison(table: pd.DataFrame, base_name: str, alt_name: str) -> str:
+def format_comparison(table: pd.DataFrame, base_name: str, alt_name: str, by_year: pd.DataFrame | None = None) -> str:
     width = max(len(m) for m in table.measure) + 2
     lines = [f"ALT '{alt_name}' - BASE '{base_name}', paired under common random numbers "
              f"({int(table.replications.max())} replications; interval: 90% confidence for the mean difference)", "",
@@ -109,4 +131,11 @@ def format_comparison(table: pd.DataFrame, base_name: str, alt_name: str) -> str
             continue  # a cost line neither scenario has (no fee uplift, no new capacity, ...)
         lines.append(f"  {r.measure:{width}}{fmt(r.base, r.unit):>14}{fmt(r.alt, r.unit):>14}"
                      f"{fmt(r.difference, r.unit, True):>14}   {fmt(r.lo, r.unit, True)} to {fmt(r.hi, r.unit, True)}")
+    if by_year is not None and not by_year.empty:
+        lines += ["", "Year by year (means across replications; difference ALT - BASE with its 90% interval):"]
+        for label, g in by_year.groupby("measure", sort=False):
+            lines.append(f"  {label}")
+            for r in g.itertuples():
+                lines.append(f"    {r.financial_year:<9}{fmt(r.base, r.unit):>14}{fmt(r.alt, r.unit):>14}"
+                             f"{fmt(r.difference, r.unit, True):>14}   {fmt(r.lo, r.unit, True)} to {fmt(r.hi, r.unit, True)}")
     return "\n".join(lines)

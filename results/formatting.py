@@ -28,8 +28,10 @@ def money(x, signed: bool = False, compact: bool = False) -> str:
     if _missing(x):
         return DASH
     x = float(x)
-    sign = "-" if x < 0 else ("+" if signed else "")
     a = abs(x)
+    if a < 0.5:  # rounds to nothing: no sign of its own (never "-£0")
+        x = 0.0
+    sign = "-" if x < 0 else ("+" if signed else "")
     if compact and a >= 1e6:
         return f"{sign}£{a / 1e6:,.2f}m"
     if compact and a >= 1e4:
@@ -43,6 +45,8 @@ def pct(x, digits: int = 0, signed: bool = False) -> str:
     if _missing(x):
         return DASH
     v = 100 * float(x)
+    if abs(v) < 0.5 * 10 ** -digits:
+        v = 0.0  # never "-0.0%"
     text = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
     return text + ("pp" if signed else "%")
 
@@ -50,7 +54,10 @@ def pct(x, digits: int = 0, signed: bool = False) -> str:
 def num(x, digits: int = 2, signed: bool = False) -> str:
     if _missing(x):
         return DASH
-    return f"{float(x):{'+' if signed else ''},.{digits}f}"
+    x = float(x)
+    if abs(x) < 0.5 * 10 ** -digits:
+        x = 0.0  # never "-0.00"
+    return f"{x:{'+' if signed else ''},.{digits}f}"
 
 
 def fmt(x, unit: str, signed: bool = False, compact: bool = False) -> str:

@@ -206,6 +206,9 @@ th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: lef
 th { background: var(--band); font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td, th { overflow-wrap: anywhere; }
+td:first-child { min-width: 11em; overflow-wrap: break-word; }
+table.years { font-size: 0.8em; } table.years td.num { white-space: nowrap; }
+.range { color: var(--muted); font-size: 0.9em; }
 .wrap { overflow-x: auto; }
 figure { margin: 12px 0 20px; }
 figure img { max-width: 100%; height: auto; display: block; margin: 0 auto; }
@@ -222,7 +225,8 @@ nav { font-size: 0.88em; margin-bottom: 8px; } nav a { color: var(--accent); mar
   figure, tr, .summary { break-inside: avoid; }
   table { font-size: 7.5pt; width: 100%; }
   th, td { padding: 2px 3px; }
-  td.num, th.num { white-space: normal; }
+  td.num, th.num, table.years td.num { white-space: normal; }
+  td:first-child { min-width: 0; }
   .wrap { overflow: visible; }
   a { color: inherit; text-decoration: none; }
 }
@@ -415,6 +419,29 @@ SUMMARY_NOTE = ('<p class="note">Each measure is a yearly figure: its mean over 
                 'costs of a home, opening costs) is its own line, beside what it saves elsewhere.</p>')
 
 
+def _paired_years(folder: Path) -> str:
+    """The paired difference ALT - BASE year by year, from comparison_by_year.csv."""
+    path = folder / "comparison_by_year.csv"
+    if not path.is_file():
+        return ""
+    t = pd.read_csv(path)
+    if t.empty:
+        return ""
+    years = list(dict.fromkeys(t.financial_year))
+    head = "<th>difference ALT − BASE</th>" + "".join(f"<th class=num>{esc(fy)}</th>" for fy in years)
+    body = []
+    for label, g in t.groupby("measure", sort=False):
+        g = g.set_index("financial_year")
+        unit = g.unit.iloc[0]
+        cells = "".join(f"<td class=num>{esc(fmt(g.difference.get(fy), unit, True, compact=True))}<br><span class=range>"
+                        f"{esc(fmt(g.lo.get(fy), unit, True, compact=True))} to {esc(fmt(g.hi.get(fy), unit, True, compact=True))}"
+                        "</span></td>" for fy in years)
+        body.append(f"<tr><td>{esc(label)}</td>{cells}</tr>")
+    return ("<h3>The difference year by year</h3>"
+            '<p class="note">Mean paired difference ALT − BASE in each financial year, with its 90% confidence interval beneath.</p>'
+            f'<div class="wrap"><table class="years"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
 def _year_tables(folder: Path, labels: dict[str, str] | None = None) -> str:
     """The tables by financial year and by age band, from the folder's by_year and by_age files."""
     out = []
@@ -426,15 +453,20 @@ def _year_tables(folder: Path, labels: dict[str, str] | None = None) -> str:
                 continue
             head = f" — {labels.get(sid, sid)}" if sid is not None and labels else ""
             years = list(dict.fromkeys(g.financial_year))
-            rows = []
+            head_row = "<th>measure</th>" + "".join(f"<th class=num>{esc(fy)}</th>" for fy in years)
+            body = []
             for (sect, label, unit), h in g.groupby(["section", "measure", "unit"], sort=False):
                 h = h.set_index("financial_year")
-                rows.append({"measure": f"{label} ({sect.split(',')[0].lower()})" if sect.startswith(("Spend", "Children")) else label,
-                             **{fy: f"{fmt(h.p50.get(fy), unit, compact=True)} ({fmt(h.p10.get(fy), unit, compact=True)}–"
-                                    f"{fmt(h.p90.get(fy), unit, compact=True)})" for fy in years}})
+                name = f"{label} ({sect.split(',')[0].lower()})" if sect.startswith(("Spend", "Children")) else label
+                cells = "".join(
+                    f"<td class=num>{esc(fmt(h.p50.get(fy), unit, compact=True))}<br><span class=range>"
+                    f"{esc(fmt(h.p10.get(fy), unit, compact=True))} – {esc(fmt(h.p90.get(fy), unit, compact=True))}</span></td>"
+                    for fy in years)
+                body.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
             out.append(f"<h3>By financial year{esc(head)}</h3>"
-                       '<p class="note">P50 across replications, with P10–P90 in brackets.</p>'
-                       f'<div class="wrap">{table_html(pd.DataFrame(rows), "years")}</div>')
+                       '<p class="note">P50 across replications, with P10–P90 beneath.</p>'
+                       f'<div class="wrap"><table class="years"><thead><tr>{head_row}</tr></thead>'
+                       f'<tbody>{"".join(body)}</tbody></table></div>')
     if ap.is_file():
         a = pd.read_parquet(ap)
         for sid, g in (a.groupby("scenario", sort=False) if "scenario" in a else [(None, a)]):
@@ -519,7 +551,7 @@ def _compare_page(folder: Path) -> Page:
                 table + '<p class="note">BASE and ALT: means across replications of each replication\'s yearly mean. '
                 'Difference: the mean of the paired differences ALT − BASE (percentage points, pp, for shares), with its '
                 '90% confidence interval. Rows that are zero in both scenarios are left out.</p>'
-                + _year_tables(folder, labels), _standard_figures(m, labels), assumptions, prov)
+                + _paired_years(folder) + _year_tables(folder, labels), _standard_figures(m, labels), assumptions, prov)
 
 
 # --------------------------------------------------------------------------- a sweep

@@ -171,3 +171,50 @@ def test_colours_come_from_one_palette():
     assert figures.POOL_COLOURS is palette.POOL_COLOURS
     assert len(set(palette.POOL_COLOURS.values())) == len(palette.POOL_COLOURS)
     assert palette.MARKET_COLOURS == {m: palette.POOL_COLOURS[m] for m in palette.MARKET_COLOURS}
+
+
+def _print_widths(page: Path, profile: Path) -> list[list]:
+    """Every table's width against its container's, laid out for print on A4 (182 mm of text width,
+    688 CSS pixels, once the report's 14 mm margins are taken off), in headless Chromium via Selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ["--headless=new", *FLAGS[1:], f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+    try:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 688, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        driver.get(page.as_uri())
+        return driver.execute_script(
+            "return Array.from(document.querySelectorAll('table')).map("
+            "t => [t.className, t.scrollWidth, t.parentElement.clientWidth]);")
+    finally:
+        driver.quit()
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (.ci/run installs it)")
+def test_printed_reports_keep_every_table_column_on_a4(tmp_path):
+    """A 10-year comparison (two tables by year of 10 columns, the contract terms, the assumptions with a custom
+    policy) and an appraisal (its wide options tables): printed on A4, no table is wider than the page."""
+    assert CHROMIUM, "chromium is missing: .ci/run installs the Debian packages chromium and chromium-driver"
+    cmp = tmp_path / "c"
+    res = CliRunner().invoke(main, ["compare", "default", "experiments/questions/ifa_block_complex.toml", "-r", "2",
+                                    "--set", "run.warmup_years=0", "--set", "entries.initial_children=100",
+                                    "--set-alt", 'policy.rules=[{order = ["kinship", "inhouse_fostering", "ifa_block", '
+                                    '"ifa_spot", "residential_inhouse", "residential_spot", "supported_inhouse", "supported_spot"]}]',
+                                    "--out", str(cmp)])
+    assert res.exit_code == 0, res.output
+    from experiments.appraise import appraise, write_appraisal
+
+    app = write_appraisal(appraise("fostering", replications=2, workers=1), tmp_path / "a", figures=False)
+    write_report(app)
+    for folder in (cmp, app):
+        widths = _print_widths(folder / "report.html", tmp_path / f"profile-{folder.name}")
+        assert len(widths) >= 4, widths
+        too_wide = [w for w in widths if w[1] > w[2] + 1]
+        assert not too_wide, (folder.name, too_wide)
