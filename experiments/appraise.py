@@ -244,7 +244,7 @@ LABELS: dict[str, str] = {
     "static_cost": "Static check (the appraisal's arithmetic)",
     "phase_spend": "Yearly spend, this phase's pools",
     "phase_children": "Children in this phase's pools",
-    "over_static": "P(phase spend ≥ 110% of the static check)",
+    "over_static": "P(phase spend ≥ 110% of the appraisal's figure)",
     "block_utilisation": "Block utilisation",
     "block_under_min": "P(a block more than 30% empty in a year)",
     "total_spend_vs_A": "Yearly spend against option A (paired)",
@@ -338,16 +338,17 @@ def format_appraisal(table: pd.DataFrame, replications: int) -> str:
         if sub.empty:
             continue
         lines += ["", f"{title} (spend of: {', '.join(pools)})",
-                  f"  {'option':<52}{'static check':>14}{'P10':>13}{'P50':>13}{'P90':>13}{'P(≥110%)':>10}"
+                  f"  {'option':<52}{'appraisal figure':>17}{'P10':>13}{'P50':>13}{'P90':>13}{'P(≥110%)':>10}"
                   f"{'voids':>11}{'moves':>7}{'3+':>6}{'wait d':>8}{'OOA':>6}{'sibs':>6}"]
         for r in sub.to_dict("records"):
             lines.append(
-                f"  {r['title'][:51]:<52}{_money(r['static_cost.value']):>14}{_money(r['phase_spend.p10']):>13}"
+                f"  {r['title'][:51]:<52}{_money(r['static_cost.value']):>17}{_money(r['phase_spend.p10']):>13}"
                 f"{_money(r['phase_spend.p50']):>13}{_money(r['phase_spend.p90']):>13}{pct(r['over_static.probability']):>10}"
                 f"{_money(r.get('voids.mean')):>11}{r.get('moves.mean', np.nan):>7.2f}{pct(r.get('share_3plus.mean')):>6}"
                 f"{r.get('waiting_days.mean', np.nan):>8.0f}{pct(r.get('out_of_area.mean')):>6}"
                 f"{pct(r.get('siblings_together.mean')):>6}")
-    lines += ["", "voids: retainers on empty block places (mean, £/year); moves: per child-year; 3+: children with 3+ "
+    lines += ["", "appraisal figure: the appraisal's own arithmetic, average weekly cost x placements x 52 weeks; "
+              "P(≥110%): the chance of a year 10% or more above it; voids: retainers on empty block places (mean, £/year); moves: per child-year; 3+: children with 3+ "
               "placements in the year; wait d: days waiting for a suitable placement per year; OOA: placement days out "
               "of area; sibs: sibling groups placed together at entry. All whole-authority means."]
     return "\n".join(lines)

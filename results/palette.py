@@ -30,21 +30,20 @@ POOL_COLOURS: dict[str, str] = {
 #: block contracts take their market's pool colour
 MARKET_COLOURS: dict[str, str] = {"ifa": ORANGE, "residential": VERMILION, "supported": PURPLE}
 
-#: kinds of spend
+#: kinds of spend: every part of ``spend_total`` (pool ``all``; their labels and order are
+#: results.measures.COST_TYPES), so that a stacked bar of them is the whole yearly spend
 COST_COLOURS: dict[str, str] = {
     "spend_placements": BLUE,
+    "spend_fee_uplift": BLUE,  # hatched (COST_HATCHES): paid to in-house foster carers, beside placements
     "spend_retainers": VERMILION,
     "spend_fixed": GREY,
+    "spend_recruitment": YELLOW,
+    "spend_capital": GREY,  # hatched: one-off, beside the fixed costs
     "spend_emergency": BLACK,
     "spend_staying_put": SKY_BLUE,
 }
-COST_LABELS: dict[str, str] = {
-    "spend_placements": "Placements",
-    "spend_retainers": "Retainers on empty block places",
-    "spend_fixed": "Fixed in-house costs",
-    "spend_emergency": "Emergency placements (waiting)",
-    "spend_staying_put": "Staying put",
-}
+#: hatching that tells apart two kinds of spend drawn in one colour
+COST_HATCHES: dict[str, str] = {"spend_fee_uplift": "///", "spend_capital": "///"}
 
 #: options A-E of an appraisal; A, the as-is authority, is the neutral grey
 OPTION_COLOURS: dict[str, str] = {"A": GREY, "B": BLUE, "C": ORANGE, "D": GREEN, "E": PURPLE}

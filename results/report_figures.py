@@ -3,35 +3,30 @@
 Each function takes the table, the scenarios to draw with their labels (``{scenario: label}``,
 in drawing order) and a destination (a path or a binary file object), and returns True when
 it drew something. Every figure has a title, axis labels with units and a legend; colours come
-from :mod:`results.palette`, so a pool has the same colour everywhere.
+from :mod:`results.palette`, so a pool has the same colour everywhere. Layout, legends below the
+plots and saving are shared with the other figures (:mod:`results.figure_style`): long titles
+wrap and legends take as many rows as they need, so nothing is cut at the sizes report.html shows.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from models.catalogue import MARKETS, POOL_LABELS, POOLS
+from results.figure_style import Dest, figure, legend_below, save, wrap_label, year_axis
+from results.measures import COST_TYPES, MIN_UTILISATION
+from results.palette import (BLACK, COST_COLOURS, COST_HATCHES, GREY, MARKET_COLOURS, OPTION_COLOURS, POOL_COLOURS,
+                             scenario_colour)
 
-from models.catalogue import MARKETS, POOL_LABELS, POOLS  # noqa: E402
-from results.palette import (BLACK, COST_COLOURS, COST_LABELS, GREY, MARKET_COLOURS, OPTION_COLOURS,  # noqa: E402
-                             POOL_COLOURS, scenario_colour)
-
-Dest = Path | str | IO[bytes]
-DPI = 110
 MAX_PANELS = 6
-
-
-def _save(fig, dest: Dest) -> None:
-    fig.savefig(dest, format="png", dpi=DPI)
-    plt.close(fig)
+#: characters per line of a scenario or option name used as a tick label
+LABEL_CHARS = 40
 
 
 def _with_scenario(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -44,8 +39,16 @@ def _per_rep(metrics: pd.DataFrame, metric: str, pool: str = "all") -> pd.DataFr
     return sub.groupby(["scenario", "replication"], observed=True).value.mean().reset_index()
 
 
-def _legend_below(fig, handles, ncol: int) -> None:
-    fig.legend(handles=handles, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
+def _ticks(labels: list[str]) -> list[str]:
+    return [wrap_label(x, LABEL_CHARS) for x in labels]
+
+
+def _range_limits(ax, lo: float, hi: float) -> None:
+    """x limits from 0 (or below the lowest value, if negative) to a little past the highest, so a
+    range bar never reaches the axes' edge."""
+    lo, hi = min(0.0, lo), max(hi, 0.0)
+    span = (hi - lo) or 1.0
+    ax.set_xlim(lo - (0.06 * span if lo < 0 else 0.0), hi + 0.08 * span)
 
 
 def children_fan(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, title: str = "") -> bool:
@@ -58,7 +61,7 @@ def children_fan(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, titl
     n = len(scenarios)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols + 0.6, 3.2 * rows + 0.9), squeeze=False)
+    fig, axes = figure(rows, cols, figsize=(max(8.0, 4.2 * cols + 0.6), 3.2 * rows + 1.5), squeeze=False)
     top = 0.0
     for ax, s in zip(axes.flat, scenarios):
         d = m[m.scenario == s]
@@ -76,7 +79,7 @@ def children_fan(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, titl
         ax.set_title(labels[s], fontsize=9)
         ax.set_xlabel("Year starting April")
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        year_axis(ax.xaxis)
     for ax in axes.flat:
         ax.set_ylim(0, 1.05 * top if top > 0 else 1)
     for ax in axes[:, 0]:
@@ -86,40 +89,41 @@ def children_fan(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, titl
     handles = [Line2D([], [], color=POOL_COLOURS[p], marker="o", ms=3, label=POOL_LABELS[p]) for p in [*POOLS, "waiting"]]
     handles += [Patch(color=GREY, alpha=0.45, label="P10–P90"), Patch(color=GREY, alpha=0.2, label="P5–P95")]
     fig.suptitle(title or "Children by pool over time (median and spread across replications)", fontsize=11)
-    _legend_below(fig, handles, ncol=4)
-    fig.tight_layout(rect=(0, 0.12 if rows == 1 else 0.07, 1, 1))
-    _save(fig, dest)
+    legend_below(fig, handles)
+    save(fig, dest)
     return True
 
 
 def spend_by_cost_type(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, title: str = "") -> bool:
-    """Mean yearly spend of each scenario split by cost type, as stacked horizontal bars."""
+    """Mean yearly spend of each scenario split by cost type (every part of ``spend_total``), as
+    stacked horizontal bars."""
     m = _with_scenario(metrics)
-    m = m[m.metric.isin(list(COST_COLOURS)) & (m.pool == "all")]
+    m = m[m.metric.isin(list(COST_TYPES)) & (m.pool == "all")]
     scenarios = [s for s in labels if s in set(m.scenario)]
     if not scenarios:
         return False
     mean = m.groupby(["scenario", "metric"], observed=True).value.mean().unstack("metric").reindex(scenarios).fillna(0.0)
-    fig, ax = plt.subplots(figsize=(9.5, 1.2 + 0.42 * len(scenarios) + 0.6))
+    fig, ax = figure(figsize=(9.5, 2.2 + 0.42 * len(scenarios)))
     y = np.arange(len(scenarios))[::-1]
     left = np.zeros(len(scenarios))
-    for cost, colour in COST_COLOURS.items():
+    for cost, label in COST_TYPES.items():
         if cost not in mean or not mean[cost].any():
             continue
         vals = mean[cost].to_numpy() / 1e6
-        ax.barh(y, vals, left=left, color=colour, label=COST_LABELS[cost], height=0.65)
+        hatch = COST_HATCHES.get(cost)
+        ax.barh(y, vals, left=left, color=COST_COLOURS[cost], label=label, height=0.65,
+                **({"hatch": hatch, "edgecolor": "white", "lw": 0} if hatch else {}))
         left += vals
-    ax.set_yticks(y, [labels[s] for s in scenarios], fontsize=8)
+    ax.set_yticks(y, _ticks([labels[s] for s in scenarios]), fontsize=8)
     ax.set_xlabel("£ million per year (mean across replications and years)")
     ax.set_title(title or "Yearly spend by cost type")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(scenarios) < 4 else -0.1), ncol=3)
-    fig.tight_layout()
-    _save(fig, dest)
+    legend_below(fig, ax.get_legend_handles_labels()[0])
+    save(fig, dest)
     return True
 
 
-def block_utilisation(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, min_utilisation: float = 0.7,
+def block_utilisation(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, min_utilisation: float = MIN_UTILISATION,
                       title: str = "") -> bool:
     """Yearly utilisation of each block contract across replication-years (boxes), with the minimum marked."""
     m = _with_scenario(metrics)
@@ -127,7 +131,7 @@ def block_utilisation(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest,
     groups = [(s, mk) for s in labels for mk in MARKETS if ((m.scenario == s) & (m.pool == mk)).any()]
     if not groups:
         return False
-    fig, ax = plt.subplots(figsize=(9.5, 1.4 + 0.45 * len(groups) + 0.5))
+    fig, ax = figure(figsize=(9.5, 2.3 + 0.45 * len(groups)))
     data = [100 * m[(m.scenario == s) & (m.pool == mk)].value.to_numpy() for s, mk in groups]
     y = np.arange(len(groups))[::-1]
     box = ax.boxplot(data, positions=y, orientation="horizontal", widths=0.55, patch_artist=True, whis=(5, 95), showfliers=False)
@@ -137,17 +141,16 @@ def block_utilisation(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest,
     for med in box["medians"]:
         med.set_color(BLACK)
     ax.axvline(100 * min_utilisation, color=BLACK, ls="--", lw=1)
-    ax.set_yticks(y, [f"{labels[s]} – {POOL_LABELS[mk]} block" for s, mk in groups], fontsize=8)
-    ax.set_xlim(0, 102)
+    ax.set_yticks(y, _ticks([f"{labels[s]} – {POOL_LABELS[mk]} block" for s, mk in groups]), fontsize=8)
+    ax.set_xlim(0, 104)
     ax.set_xlabel("Block places occupied in the year (%)")
     ax.set_title(title or "Block utilisation (box: P25–P75, whiskers: P5–P95 of replication-years)")
     ax.grid(alpha=0.3, axis="x")
     handles = [Patch(color=MARKET_COLOURS[mk], alpha=0.75, label=f"{POOL_LABELS[mk]} block") for mk in MARKETS
                if any(g[1] == mk for g in groups)]
     handles.append(Line2D([], [], color=BLACK, ls="--", label=f"{100 * min_utilisation:.0f}% (more than {100 - 100 * min_utilisation:.0f}% empty below)"))
-    ax.legend(handles=handles, frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2 if len(groups) < 4 else -0.1), ncol=3)
-    fig.tight_layout()
-    _save(fig, dest)
+    legend_below(fig, handles)
+    save(fig, dest)
     return True
 
 
@@ -167,30 +170,32 @@ def stability(metrics: pd.DataFrame, labels: dict[str, str], dest: Dest, title: 
     if not scenarios:
         return False
     colours = colours or {s: scenario_colour(i) for i, s in enumerate(scenarios)}
-    fig, axes = plt.subplots(2, 2, figsize=(10, 2.0 + 0.56 * len(scenarios) + 0.6))
+    fig, axes = figure(2, 2, figsize=(10, 2.8 + 0.56 * len(scenarios) + 0.6))
     y = np.arange(len(scenarios))[::-1]
     for ax, (metric, name, scale, unit) in zip(axes.flat, STABILITY):
         per = _per_rep(m, metric)
+        lo, hi = 0.0, 0.0
         for yi, s in zip(y, scenarios):
             v = scale * per[per.scenario == s].value.to_numpy()
             if len(v) == 0:
                 continue
             p10, p50, p90 = np.percentile(v, [10, 50, 90])
-            ax.plot([p10, p90], [yi, yi], color=colours[s], lw=2.5, alpha=0.6)
+            ax.plot([p10, p90], [yi, yi], color=colours[s], lw=2.5, alpha=0.6, solid_capstyle="butt")
             ax.plot([p50], [yi], "o", color=colours[s], ms=6)
-        ax.set_yticks(y, [labels[s] for s in scenarios], fontsize=7)
+            lo, hi = min(lo, p10), max(hi, p90)
+        ax.set_yticks(y, _ticks([labels[s] for s in scenarios]), fontsize=7)
+        ax.set_ylim(y.min() - 0.6, y.max() + 0.6)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(unit)
-        ax.set_xlim(left=0)
+        _range_limits(ax, lo, hi)
         ax.grid(alpha=0.3, axis="x")
     for ax in axes[:, 1]:
         ax.set_yticklabels([])
     handles = [Line2D([], [], color=GREY, marker="o", lw=0, label="P50 (median replication)"),
                Line2D([], [], color=GREY, lw=2.5, alpha=0.6, label="P10–P90 across replications")]
     fig.suptitle(title or "Stability and sufficiency (yearly means, whole authority)", fontsize=11)
-    _legend_below(fig, handles, ncol=2)
-    fig.tight_layout(rect=(0, 0.04 if len(scenarios) > 4 else 0.08, 1, 0.97))
-    _save(fig, dest)
+    legend_below(fig, handles)
+    save(fig, dest)
     return True
 
 
@@ -204,7 +209,7 @@ def appraisal_spend(table: pd.DataFrame, phase_titles: dict[str, str], dest: Des
         return False
     w = table.assign(col=table.measure + "." + table.statistic).pivot_table(
         index=["phase", "option", "letter", "title"], columns="col", values="value", aggfunc="first").reset_index()
-    fig, axes = plt.subplots(len(phases), 1, figsize=(9.5, 0.9 + 2.3 * len(phases) + 0.5), squeeze=False)
+    fig, axes = figure(len(phases), 1, figsize=(9.5, 1.6 + 2.5 * len(phases)), squeeze=False)
     for ax, phase in zip(axes[:, 0], phases):
         d = w[w.phase == phase].sort_values("letter")
         y = np.arange(len(d))[::-1]
@@ -214,17 +219,19 @@ def appraisal_spend(table: pd.DataFrame, phase_titles: dict[str, str], dest: Des
                     solid_capstyle="butt")
             ax.plot([r["phase_spend.p50"] / 1e6], [yi], "o", color=c, ms=7, mec=BLACK, mew=0.6)
             ax.plot([r["static_cost.value"] / 1e6], [yi], "D", color="white", mec=BLACK, mew=1.2, ms=7)
-        ax.set_yticks(y, [t[:48] for t in d.title], fontsize=8)
+        ax.set_yticks(y, _ticks(list(d.title)), fontsize=8)
+        ax.set_ylim(y.min() - 0.6, y.max() + 0.6)
+        ax.margins(x=0.06)
         ax.set_title(phase_titles[phase], fontsize=10)
         ax.set_xlabel("£ million per year (spend of this phase's pools)")
         ax.grid(alpha=0.3, axis="x")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8))
     handles = [Line2D([], [], color=GREY, lw=7, alpha=0.55, label="Simulated P10–P90"),
                Line2D([], [], color=GREY, marker="o", lw=0, mec=BLACK, label="Simulated P50"),
-               Line2D([], [], color="white", marker="D", lw=0, mec=BLACK, label="Static check (seed's method)")]
+               Line2D([], [], color="white", marker="D", lw=0, mec=BLACK, label="The appraisal's figure (its own arithmetic)")]
     fig.suptitle("Options appraisal: the static check against simulated yearly spend", fontsize=11)
-    _legend_below(fig, handles, ncol=3)
-    fig.tight_layout(rect=(0, 0.06 if len(phases) > 1 else 0.12, 1, 1))
-    _save(fig, dest)
+    legend_below(fig, handles)
+    save(fig, dest)
     return True
 
 
@@ -252,7 +259,7 @@ APPRAISAL_FIGURES = {
 
 
 def write_appraisal_figures(table: pd.DataFrame, metrics: pd.DataFrame, phase_titles: dict[str, str],
-                            out: Path, min_utilisation: float = 0.7) -> list[Path]:
+                            out: Path, min_utilisation: float = MIN_UTILISATION) -> list[Path]:
     """Write the appraisal's figures (see APPRAISAL_FIGURES) into ``out``."""
     out = Path(out)
     labels = option_labels(table)

@@ -86,3 +86,16 @@ def test_one_formatter_per_unit():
 def test_financial_year_labels():
     assert measures.financial_year(2019) == "2019/20" and measures.financial_year(2099) == "2099/00"
     assert measures.financial_year(2019, start_month=1) == "2019"
+
+
+def test_the_readme_scenario_example_and_the_question_files_are_valid():
+    """What the README shows and the question files a commissioner copies are real, valid scenarios."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = text.split('```toml\nname = "IFA block, complex needs"', 1)[1].split("\n```", 1)[0]
+    s = Scenario.from_toml('name = "IFA block, complex needs"' + example)
+    assert s.entries.growth is not None and s.inhouse.residential.openings and s.recruitment.campaigns
+    files = sorted((ROOT / "experiments" / "questions").glob("*.toml"))
+    assert len(files) == 4
+    for path in files:
+        q = Scenario.load(path)
+        assert q.name != "default" and q.differences()

@@ -281,7 +281,7 @@ def test_sweep_workbook_has_one_row_per_scenario_and_the_registers_flags(tmp_pat
     assert {r["scenario"] for r in pools} == {r["scenario"] for r in rows}
     flat = [c.value for row in wb["Assumptions"].iter_rows() for c in row if c.value is not None]
     assert "Factors varied (every combination is run)" in flat and "0.0, 0.5" in flat
-    assert "Risk appetite: P90 of days waiting without a suitable placement at most 100,000 days a year." in flat
+    assert "Risk appetite: the P90 of days waiting without a suitable placement at most 100,000 days a year." in flat
 
 
 # --------------------------------------------------------------------------- an appraisal
