@@ -205,6 +205,7 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 0
 th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: var(--band); font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+th.num { white-space: normal; }
 td, th { overflow-wrap: anywhere; }
 td:first-child { min-width: 11em; overflow-wrap: break-word; }
 table.years { font-size: 0.8em; } table.years td.num { white-space: nowrap; }

@@ -44,7 +44,7 @@ def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
         v = v[~np.isnan(v)]
         if len(v) == 0:
             continue
-        rows.append({"section": "Spend by pool, per year" if m.key == "spend" else m.section, "measure": m.label, "metric": m.metric, "pool": m.pool, "unit": m.unit,
+        rows.append({"section": m.section, "measure": m.label, "metric": m.metric, "pool": m.pool, "unit": m.unit,
                      **_stats(v), "replications": len(v)})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
@@ -88,7 +88,9 @@ def _by_year(metrics: pd.DataFrame, start_month: int = 4) -> pd.DataFrame:
             if len(v) == 0:
                 continue
             s = _stats(v)
-            rows.append({"year": y, "financial_year": financial_year(y, start_month), "section": "Spend by pool, per year" if m.key == "spend" else m.section, "measure": m.label, "metric": m.metric,
+            section = "Spend by pool, per year" if m.key == "spend" else m.section  # the total under its pools
+            rows.append({"year": y, "financial_year": financial_year(y, start_month), "section": section,
+                         "measure": m.label, "metric": m.metric,
                          "pool": m.pool, "unit": m.unit, "mean": s["mean"], "p10": s["p10"], "p50": s["p50"], "p90": s["p90"],
                          "replications": len(v)})
     return pd.DataFrame(rows, columns=BY_YEAR_COLUMNS)
