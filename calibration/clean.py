@@ -11,7 +11,9 @@ The rules, applied in this order (each counted in the report):
 4. **Overlaps are trimmed.** An episode that ends after the child's next episode starts, or is still
    open when it does, is cut to end that day, with REC X1 (the child stayed in care).
 5. **Legal-status-only changes are merged.** An episode with RNE L that starts the day the child's
-   previous episode ended with X1 continues that placement: the two become one placement episode.
+   previous episode ended with X1 continues that placement: the two become one placement episode,
+   which ends as the last of them ended (DEC, REC and REASON_PLACE_CHANGE, which the DfE records on
+   the episode that ends).
 6. **Periods of care.** A child's episodes up to and including one with an E (left care) code form a
    period of care; the next episode starts a new one.
 
@@ -111,7 +113,7 @@ def clean(ret: Returns, codes: CodeMap | None = None) -> Episodes:
         first = np.flatnonzero(~cont)
         merged = e.iloc[first].reset_index(drop=True)
         tail = e.iloc[last].reset_index(drop=True)
-        for col in ("end", "rec", "ls", "year"):
+        for col in ("end", "rec", "ls", "year", "rpc"):  # the reason for a change is on the episode that ends
             merged[col] = tail[col].to_numpy()
         e = merged
     else:

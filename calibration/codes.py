@@ -12,6 +12,11 @@ small TOML file can override any entry::
 
     [exits]
     E8 = "return_home"
+
+The code lists are the DfE's current ones, as its validator checks them (rules 144, 146, 149, 178,
+1009, and 103 for RNE), with K3 added for the supported accommodation Ofsted has registered since
+2023. The retired special guardianship codes E43 and E44 of older returns are still read
+(:data:`RETIRED_REC_CODES`), with a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pathlib import Path
 from models.catalogue import EXIT_ROUTES, POOLS
 from models.schema import ScenarioError
 
+#: placements for adoption (A3-A6): a move into one is the care plan carried out, never a breakdown
+ADOPTION_PLACES: frozenset[str] = frozenset({"A3", "A4", "A5", "A6"})
 #: pools of the 903 data: placesim's five, and ``other`` for placements placesim does not model
 DATA_POOLS: tuple[str, ...] = POOLS + ("other",)
 
@@ -34,6 +41,7 @@ PLACE_CODES: dict[str, str] = {
     "H5": "semi-independent living accommodation not subject to children's homes regulations",
     "K1": "secure children's home",
     "K2": "children's home subject to children's homes regulations",
+    "K3": "supported accommodation registered with Ofsted (Supported Accommodation (England) Regulations 2023)",
     "P1": "placed with own parent(s) or other person(s) with parental responsibility",
     "P2": "independent living, e.g. in a flat, lodgings, bedsit, B&B or with friends",
     "P3": "residential employment",
@@ -92,12 +100,10 @@ REC_CODES: dict[str, str] = {
     "E14": "accommodation on remand ended", "E15": "age assessment determined child is aged 18 or over",
     "E16": "child moved abroad", "E2": "died", "E3": "care taken over by another local authority",
     "E41": "residence order or child arrangements order granted",
-    "E43": "special guardianship order made to former foster carer(s), who were relatives or friends",
-    "E44": "special guardianship order made to former foster carer(s), other than relatives or friends",
-    "E45": "special guardianship order made to carer(s), other than former foster carer(s), who were relatives or friends",
-    "E46": "special guardianship order made to carer(s), other than former foster carer(s), other than relatives or friends",
-    "E47": "special guardianship order made to former foster carer(s) (relatives or friends), other",
-    "E48": "special guardianship order made to other carer(s)",
+    "E45": "special guardianship order made to former foster carer(s), who were relatives or friends",
+    "E46": "special guardianship order made to former foster carer(s), other than relatives or friends",
+    "E47": "special guardianship order made to carer(s), other than former foster carer(s), who were relatives or friends",
+    "E48": "special guardianship order made to carer(s), other than former foster carer(s), other than relatives or friends",
     "E4A": "returned home to live with parent(s) or other person(s) with parental responsibility as part of the care planning process",
     "E4B": "returned home to live with parent(s) or other person(s) with parental responsibility not as part of the care planning process",
     "E5": "moved into independent living arrangement and no longer looked-after: supportive accommodation",
@@ -106,6 +112,12 @@ REC_CODES: dict[str, str] = {
     "E8": "period of being looked-after ceased for any other reason",
     "E9": "sentenced to custody",
     "E17": "aged 18 (or over) and remained with current carers (staying put)",
+}
+#: REC codes the DfE no longer accepts (rule 149), still found in older returns: read, mapped as before, and warned
+#: about. E43 and E44 were the special guardianship codes E45-E48 replaced.
+RETIRED_REC_CODES: dict[str, str] = {
+    "E43": "special guardianship order made to former foster carer(s) (retired: now E45-E48)",
+    "E44": "special guardianship order made to carer(s) other than former foster carers (retired: now E45-E48)",
 }
 RPC_CODES: dict[str, str] = {
     "ALLEG": "allegation (s47)", "APPRR": "approval removed", "CARPL": "change to / implementation of care plan",
@@ -120,7 +132,7 @@ DEFAULT_POOLS: dict[str, str] = {
     **{f"{u}": "inhouse_fostering" for u in ("U4", "U5", "U6")},
     **{f"{u}/{p}": "ifa" for u in ("U4", "U5", "U6") for p in ("PR4", "PR5")},
     "K1": "residential", "K2": "residential", "R1": "residential", "R2": "residential", "S1": "residential",
-    "H5": "supported", "P2": "supported", "P3": "supported",
+    "H5": "supported", "K3": "supported", "P2": "supported", "P3": "supported",
     **{c: "other" for c in ("A3", "A4", "A5", "A6", "P1", "R3", "R5", "T0", "T1", "T2", "T3", "T4", "Z1")},
 }
 #: REC code -> placesim exit route; exits at 18 or over count as ``turned_18`` whatever the code
@@ -176,7 +188,7 @@ class CodeMap:
             pools[key] = pool
         exits = dict(base.exits)
         for code, route in data.get("exits", {}).items():
-            if code not in REC_CODES or code == "X1":
+            if (code not in REC_CODES and code not in RETIRED_REC_CODES) or code == "X1":
                 raise ScenarioError(f"exits.{code}", "unknown exit (REC) code")
             if route not in EXIT_ROUTES:
                 raise ScenarioError(f"exits.{code}", f"must be one of {', '.join(EXIT_ROUTES)}; got {route!r}")

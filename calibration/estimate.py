@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from calibration.clean import Episodes
-from calibration.codes import CodeMap
+from calibration.codes import ADOPTION_PLACES, CodeMap
 from calibration.measures import in_care_on
 from calibration.read903 import return_end
 from models.catalogue import AGE_BANDS, AGE_EDGES_YEARS, DAYS_PER_YEAR, EXIT_ROUTES, POOLS
@@ -216,17 +216,20 @@ def kaplan_meier(duration: np.ndarray, event: np.ndarray, at: np.ndarray) -> np.
 def move_rates(t: pd.DataFrame, w0: float, w1: float, codes: CodeMap, early_days: float = 120.0):
     """Moves and unplanned endings out of each pool per placement-year in it (inside the window
     [w0, w1)), the share of placement-days in the first ``early_days`` of a placement, and
-    step-down, step-up and move-on rates. Each move is counted on the episode it ends."""
+    step-down, step-up and move-on rates. Each move is counted on the episode it ends, and is a breakdown
+    when that episode's REASON_PLACE_CHANGE is unplanned."""
     start, stop, child, pool = t.start.to_numpy(), t.stop.to_numpy(), t.child.to_numpy(), t.pool.to_numpy()
     a, b = np.maximum(start, w0), np.minimum(stop, w1)
     days_in = np.clip(b - a, 0.0, None)
     same = np.r_[False, child[1:] == child[:-1]] if len(t) else np.zeros(0, bool)
     move_in = t.move.to_numpy() & (start >= w0) & (start < w1)
-    unplanned = move_in & t.rpc.isin(list(codes.unplanned)).to_numpy()
     years_in = days_in / DAYS_PER_YEAR
     moves, unpl, early = {}, {}, {}
     ends_move = np.r_[move_in[1:] & same[1:], False] if len(t) else np.zeros(0, bool)
-    ends_unpl = np.r_[unplanned[1:] & same[1:], False] if len(t) else np.zeros(0, bool)
+    # REASON_PLACE_CHANGE is on the episode that ends (DfE rule 225); a move into a placement for adoption
+    # carries out the care plan and is never a breakdown
+    next_place = np.append(t.place.to_numpy()[1:], "") if len(t) else np.zeros(0, dtype=object)
+    ends_unpl = ends_move & t.rpc.isin(list(codes.unplanned)).to_numpy() & ~np.isin(next_place, list(ADOPTION_PLACES))
     nxt_pool = np.append(pool[1:], "") if len(t) else np.zeros(0, dtype=object)
     early_days_in = np.clip(np.minimum(b, start + early_days) - a, 0.0, None)
     for p in POOLS:

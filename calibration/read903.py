@@ -1,36 +1,61 @@
-"""Reading SSDA903 header and episodes files, and rejecting the rows that cannot be used.
+"""Reading SSDA903 returns as councils hold them, repairing what can be repaired and rejecting the rest.
 
-Two layouts are accepted:
+**Layouts** (all found by looking, none to be declared):
 
-- a folder per return, named by its year (``2020``, ``2019-20`` or ``201920``: the return
-  for the year ending 31 March 2020), each holding a ``*header*.csv`` and an ``*episodes*.csv``;
-- one folder holding a ``*header*.csv`` and an ``*episodes*.csv`` with a ``YEAR`` column
-  (the header may omit it: a child's latest row wins).
+- a folder per return, named by its year (``2020``, ``2019-20``, ``2019_2020`` or ``201920``: the
+  return for the year ending 31 March 2020), each holding the tables of that return;
+- one folder whose file names carry the year, before or after the table's name
+  (``2020-header.csv``, ``episodes_2021.xlsx``, ``903_2019-20_uasc.csv``);
+- one folder holding one file per table with a ``YEAR`` column (the header may omit it: a child's
+  latest row wins), or with no year at all, read as one return.
 
-Dates may be dd/mm/YYYY or ISO (YYYY-MM-DD), row by row. A bad row does not stop the import:
-it goes to the rejected table with its reason. A missing folder, a missing required column or
-an empty file stops it with a :class:`DataError` naming the file.
+**Tables**, found by the word in the file name: ``header`` (``CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB``;
+CHILD and DOB required), ``episodes`` (``CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,
+REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN``; all but CIN, the postcodes and URN required) and ``uasc``
+(``CHILD,SEX,DOB,DUC``; optional: every child listed was unaccompanied and seeking asylum). A header
+``UASC`` column (1/0), as older placesim exports wrote it, is read too. Other 903 tables are ignored.
+Files may be CSV (UTF-8, with or without a byte-order mark) or Excel ``.xlsx`` (the first sheet).
+Dates may be dd/mm/YYYY, ISO (YYYY-MM-DD) or Excel dates, row by row.
+
+**The return year comes from the episodes' own dates.** A return holds episodes open during the
+year it ends 31 March of, so no date in it can fall after that day. When the name (or YEAR value)
+gives a year its dates contradict (dates after its 31 March, or none inside its year), the year
+they point to is used instead and a warning says so, naming both readings: a return named by the
+year it starts is the commonest case. Two sources read as the same year stop the import.
+
+**Repairs, each counted and warned about, never silent:** an end reason (REC) on an episode with no
+end date (DEC) is an open episode, and its REC is dropped; a retired code (E43, E44) is read as the
+code it was; codes in lower case or with spaces are read in capitals.
+
+**Rejections.** A row that cannot be used goes to the rejected table with its reason (missing
+CHILD, an unparseable date, an unknown code, DEC before DECOM, DEC without REC, no header row for
+the child, DECOM before DOB). A missing folder, a missing required column, an empty or unreadable
+file, or no usable row at all stops the import with a :class:`DataError` naming the file.
 
 Dates become whole day numbers (days since 1970-01-01) so everything downstream is integer arithmetic.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from calibration.codes import LS_CODES, PLACE_CODES, PROVIDER_CODES, REC_CODES, RNE_CODES, RPC_CODES
+from calibration.codes import LS_CODES, PLACE_CODES, PROVIDER_CODES, REC_CODES, RETIRED_REC_CODES, RNE_CODES, RPC_CODES
 from models.schema import ScenarioError
 
 HEADER_REQUIRED = ("CHILD", "DOB")
 EPISODES_REQUIRED = ("CHILD", "DECOM", "RNE", "LS", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE")
+UASC_REQUIRED = ("CHILD",)
 EPISODES_COLUMNS = ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC",
                     "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN")
 HEADER_COLUMNS = ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")
+TABLES = ("header", "episodes", "uasc")
+SUFFIXES = (".csv", ".xlsx")
 _TRUE = {"1", "Y", "YES", "TRUE", "UASC"}
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -55,11 +80,17 @@ def to_date(day: int):
     return (_EPOCH + np.timedelta64(int(day), "D")).astype(object)
 
 
+def year_ending(day: float) -> int:
+    """The return year (ending 31 March) that day number ``day`` falls in."""
+    d = to_date(int(day))
+    return d.year if d.month <= 3 else d.year + 1
+
+
 def parse_dates(values: pd.Series) -> np.ndarray:
-    """Day numbers of dd/mm/YYYY or ISO dates; NaN where blank or unparseable."""
+    """Day numbers of dd/mm/YYYY, ISO or Excel ('YYYY-MM-DD HH:MM:SS') dates; NaN where blank or unparseable."""
     text = values.astype(str).str.strip()
     uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    iso = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    iso = pd.to_datetime(text.str.replace(r"[ T]00:00:00$", "", regex=True), format="%Y-%m-%d", errors="coerce")
     both = uk.fillna(iso)
     out = np.full(len(text), np.nan)
     ok = both.notna().to_numpy()
@@ -67,13 +98,15 @@ def parse_dates(values: pd.Series) -> np.ndarray:
     return out
 
 
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?:[-_ /]?(\d\d|(?:19|20)\d\d))?(?!\d)")
+
+
 def year_of_folder(name: str) -> int | None:
-    """The year a return ends in, from a folder name: ``2020``, ``2019-20``, ``2019_2020``, ``201920``."""
-    found = re.findall(r"(?<!\d)((?:19|20)\d\d)(?:[-_ ]?(\d\d|(?:19|20)\d\d))?(?!\d)", name)
+    """The year a return ends in, from a folder or file name: ``2020``, ``2019-20``, ``2019_2020``, ``201920``."""
+    found = _YEAR.findall(str(name))
     if not found:
         return None
-    m = re.match(r"(\d{4})(\d*)", "".join(found[-1]))
-    first, second = int(m.group(1)), m.group(2)
+    first, second = int(found[-1][0]), found[-1][1]
     if not second:
         return first
     end = int(second) if len(second) == 4 else first // 100 * 100 + int(second)
@@ -83,8 +116,39 @@ def year_of_folder(name: str) -> int | None:
 
 
 @dataclass
+class Warning903:
+    """Something odd in the data, what was done about it, how often, and a few examples."""
+
+    kind: str
+    message: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        ex = f" (e.g. {', '.join(self.examples[:3])})" if self.examples else ""
+        return f"{self.kind}: {self.message} [{self.count}]{ex}"
+
+
+class Warnings:
+    """Warnings collected while reading, merged by (kind, message)."""
+
+    def __init__(self):
+        self.items: dict[tuple[str, str], Warning903] = {}
+
+    def add(self, kind: str, message: str, count: int = 1, examples=()) -> None:
+        w = self.items.setdefault((kind, message), Warning903(kind, message))
+        w.count += int(count)
+        for e in examples:
+            if len(w.examples) < 5 and str(e) not in w.examples:
+                w.examples.append(str(e))
+
+    def list(self) -> list[Warning903]:
+        return list(self.items.values())
+
+
+@dataclass
 class Returns:
-    """What was read: usable rows, rejected rows, and the returns they came from."""
+    """What was read: usable rows, rejected rows, the returns they came from, and the warnings."""
 
     header: pd.DataFrame  # child, dob, uasc (float: 1/0, NaN when not given), year
     episodes: pd.DataFrame  # child, start, end (NaN if open), rne, ls, place, provider, rec, rpc, year
@@ -93,71 +157,113 @@ class Returns:
     rows_read: int
     files: list[str]
     has_uasc: bool
+    warnings: list[Warning903] = field(default_factory=list)
+    repairs: dict[str, int] = field(default_factory=dict)
+    layout: str = ""
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+@dataclass
+class Source:
+    """One return's tables as found on disk, and the year its name gives (None: a YEAR column, or no year)."""
+
+    year: int | None
+    files: dict[str, Path]
+    where: str
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (dt.datetime, pd.Timestamp)):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def read_table(path: Path, required: tuple[str, ...], allow_empty: bool = False) -> pd.DataFrame:
+    """A CSV or .xlsx table as text columns, upper-case column names, cells stripped."""
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
+        if path.suffix.lower() == ".xlsx":
+            raw = pd.read_excel(path, sheet_name=0, dtype=object, header=0)
+            df = raw.apply(lambda col: col.map(_cell)).astype(str) if len(raw) else raw.astype(str)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(str(path), "the file is empty") from None
     except UnicodeDecodeError:
-        raise DataError(str(path), "not a UTF-8 text file") from None
+        raise DataError(str(path), "not a UTF-8 text file (save it as CSV UTF-8, or as .xlsx)") from None
     except pd.errors.ParserError as e:
         raise DataError(str(path), f"not a readable CSV file ({str(e).splitlines()[0]})") from None
+    except (ValueError, OSError, KeyError) as e:  # openpyxl: not a zip / not a workbook
+        raise DataError(str(path), f"not a readable Excel .xlsx file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     df.columns = [str(c).strip().upper() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise DataError(str(path), f"missing required column {missing[0]} (required: {', '.join(required)})")
-    if df.empty:
+    if df.empty and not allow_empty:
         raise DataError(str(path), "the file has a header line but no rows")
     for c in df.columns:
-        df[c] = df[c].str.strip()
+        df[c] = df[c].astype(str).str.strip()
     return df
 
 
-def _one(folder: Path, word: str) -> Path | None:
-    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv" and word in p.name.lower())
-    if len(found) > 1:
-        raise DataError(str(folder), f"several {word} files: {', '.join(p.name for p in found)}")
-    return found[0] if found else None
+def _table_of(p: Path) -> str | None:
+    name = p.stem.lower()
+    for t in ("uasc", "episodes", "header"):
+        if t in name or (t == "episodes" and re.search(r"(?<![a-z])episode", name)):
+            return t
+    return None
 
 
-def locate(data_dir: str | Path) -> list[tuple[int | None, Path, Path]]:
-    """(year or None for a YEAR column, header file, episodes file) for each return found."""
+def _tables_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES
+                  and not p.name.startswith(("~$", ".")) and _table_of(p))
+
+
+def _group(files: list[Path], where: str, year: int | None) -> Source:
+    found: dict[str, list[Path]] = {}
+    for p in files:
+        found.setdefault(_table_of(p), []).append(p)
+    for t, ps in found.items():
+        if len(ps) > 1:
+            label = f" for {year}" if year else ""
+            raise DataError(where, f"several {t} files{label}: {', '.join(p.name for p in ps)}")
+    for t in ("header", "episodes"):
+        if t not in found:
+            raise DataError(where, f"needs a header and an episodes file (CSV or .xlsx){f' for {year}' if year else ''} "
+                            f"(missing {t})")
+    return Source(year, {t: ps[0] for t, ps in found.items()}, where)
+
+
+def locate(data_dir: str | Path) -> tuple[list[Source], str]:
+    """The returns found under ``data_dir`` and the layout's name."""
     root = Path(data_dir)
     if not root.exists():
         raise DataError("", f"data folder not found: {root}")
     if not root.is_dir():
         raise DataError("", f"not a folder: {root}")
-    out = []
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        year = year_of_folder(sub.name)
-        if year is None:
-            continue
-        h, e = _one(sub, "header"), _one(sub, "episodes")
-        if h is None or e is None:
-            raise DataError(str(sub), f"needs a header and an episodes CSV file (missing {'header' if h is None else 'episodes'})")
-        out.append((year, h, e))
+    subs = [(year_of_folder(p.name), p) for p in sorted(root.iterdir()) if p.is_dir()]
+    out = [_group(_tables_in(p), str(p), y) for y, p in subs if y is not None and _tables_in(p)]
     if out:
-        return out
-    h, e = _one(root, "header"), _one(root, "episodes")
-    if h is None or e is None:
+        return out, "year folders"
+    files = _tables_in(root)
+    if not files:
         raise DataError(str(root), "no 903 returns found: expected year folders (e.g. 2020/) holding header and "
-                        "episodes CSV files, or header and episodes CSV files with a YEAR column")
-    return [(None, h, e)]
-
-
-def _years(df: pd.DataFrame, year: int | None, path: Path, reason: np.ndarray, required: bool) -> np.ndarray:
-    if year is not None:
-        return np.full(len(df), year)
-    if "YEAR" not in df.columns:
-        if required:
-            raise DataError(str(path), "missing required column YEAR (needed when the files are not in year folders)")
-        return np.full(len(df), -1)
-    ys = pd.to_numeric(df["YEAR"].map(lambda s: year_of_folder(s) or s), errors="coerce").to_numpy()
-    bad = np.isnan(ys) & (reason == "")
-    reason[bad] = "unreadable YEAR"
-    return np.where(np.isnan(ys), -1, ys).astype(int)
+                        "episodes files (CSV or .xlsx), files named by year (2020-header.csv), or header and "
+                        "episodes files with a YEAR column")
+    named = [(year_of_folder(p.stem), p) for p in files]
+    with_year = [p for y, p in named if y is not None]
+    if with_year and len(with_year) < len(files):
+        odd = [p.name for y, p in named if y is None]
+        raise DataError(str(root), f"some file names carry a year and some do not ({', '.join(odd[:3])}): "
+                        "name every file by its year, or use one file per table with a YEAR column")
+    if with_year:
+        years = sorted({y for y, _ in named})
+        return [_group([p for y2, p in named if y2 == y], str(root), y) for y in years], "year in the file names"
+    return [_group(files, str(root), None)], "one file per table"
 
 
 def _reject(reason: np.ndarray, mask, text) -> None:
@@ -166,64 +272,155 @@ def _reject(reason: np.ndarray, mask, text) -> None:
     reason[hit] = text if isinstance(text, str) else np.asarray(text, dtype=object)[hit]
 
 
-def _check_codes(df: pd.DataFrame, column: str, codes, reason: np.ndarray, blank_ok: bool) -> None:
-    v = df[column].str.upper()
+def _codes(df: pd.DataFrame, column: str, warnings: Warnings, repairs: dict, where: str) -> pd.Series:
+    raw = df[column]
+    v = raw.str.upper().str.replace(r"\s+", "", regex=True)
+    changed = (v != raw) & (raw != "")
+    if changed.any():
+        warnings.add("code case", f"{column} codes in lower case or with spaces were read in capitals",
+                     int(changed.sum()), [f"{where}: {r!r}" for r in raw[changed].unique()[:3]])
+        repairs["codes read in capitals"] = repairs.get("codes read in capitals", 0) + int(changed.sum())
+    return v
+
+
+def _check_codes(v: pd.Series, column: str, codes, reason: np.ndarray, blank_ok: bool) -> None:
     bad = ~v.isin(list(codes)) & ~((v == "") & blank_ok)
     if bad.any():
         _reject(reason, bad.to_numpy(), ("unknown " + column + " code " + v.map(repr)).to_numpy())
 
 
+def _resolve_year(named: int | None, start: np.ndarray, end: np.ndarray, where: str, warnings: Warnings,
+                  what: str) -> int:
+    """The year of one return, from its name and its episodes' dates (module docstring)."""
+    dates = np.concatenate([start[np.isfinite(start)], end[np.isfinite(end)]])
+    if not len(dates):
+        if named is None:
+            raise DataError(where, "no usable dates to tell the return's year from")
+        return named
+    latest = float(dates.max())
+    by_dates = year_ending(latest)
+    if named is None:
+        warnings.add("year from dates", f"{what} gives no year: read as the return for the year ending 31 March "
+                     f"{by_dates}, the year of its latest date ({to_date(int(latest)).isoformat()})", 1, [where])
+        return by_dates
+    after = int((dates > return_end(named)).sum())
+    inside = int(((dates > return_end(named - 1)) & (dates <= return_end(named))).sum())
+    if after == 0 and (inside > 0 or bool(np.isnan(end).any())):  # open episodes run into the named year
+        return named
+    if after:
+        why = f"{after} dates fall after 31 March {named}, up to {to_date(int(latest)).isoformat()}"
+    else:
+        why = f"no date falls in the year to 31 March {named}; the latest is {to_date(int(latest)).isoformat()}"
+    hint = " (a return named by the year it starts)" if by_dates == named + 1 else ""
+    warnings.add("year mismatch", f"{what} says {named} but {why}: read as the return for the year ending 31 March "
+                 f"{by_dates}, as the dates say{hint}", 1, [where])
+    return by_dates
+
+
 def read_returns(data_dir: str | Path) -> Returns:
-    """Read every return under ``data_dir``; bad rows are rejected with a reason, not fatal."""
-    headers, episodes, rejected = [], [], []
+    """Read every return under ``data_dir``; bad rows are rejected with a reason, odd ones repaired with a warning."""
+    sources, layout = locate(data_dir)
+    warnings, repairs = Warnings(), {}
+    headers, episodes, rejected, uasc_ids = [], [], [], []
     files, rows_read = [], 0
     has_uasc = False
-    for year, hpath, epath in locate(data_dir):
-        files += [str(hpath), str(epath)]
-        h = _read_csv(hpath, HEADER_REQUIRED)
-        e = _read_csv(epath, EPISODES_REQUIRED)
-        rows_read += len(h) + len(e)
+    claimed: dict[int, str] = {}
+    for src in sources:
+        hpath, epath = src.files["header"], src.files["episodes"]
+        files += [str(p) for p in src.files.values()]
+        h = read_table(hpath, HEADER_REQUIRED)
+        e = read_table(epath, EPISODES_REQUIRED)
+        u = read_table(src.files["uasc"], UASC_REQUIRED, allow_empty=True) if "uasc" in src.files else None
+        rows_read += len(h) + len(e) + (len(u) if u is not None else 0)
+
+        er = np.full(len(e), "", dtype=object)
+        _reject(er, e.CHILD == "", "missing CHILD")
+        start, end = parse_dates(e.DECOM), parse_dates(e.DEC)
+        _reject(er, np.isnan(start), "unparseable DECOM " + e.DECOM.map(repr))
+        _reject(er, np.isnan(end) & (e.DEC != ""), "unparseable DEC " + e.DEC.map(repr))
+        # the return year of each row: the name's (checked against the dates), or the YEAR column's, per value
+        if src.year is None and "YEAR" in e.columns:
+            raw_years = e.YEAR.map(lambda s: year_of_folder(s) or (int(s) if str(s).isdigit() else None))
+            _reject(er, raw_years.isna().to_numpy(), "unreadable YEAR " + e.YEAR.map(repr))
+            ey = np.full(len(e), -1)
+            for named in sorted({int(v) for v in raw_years.dropna()}):
+                rows = (raw_years == named).to_numpy() & (er == "")
+                year = _resolve_year(named, start[rows], end[rows], f"{epath} YEAR {named}", warnings, "the YEAR value")
+                _claim(claimed, year, f"{epath} YEAR {named}")
+                ey[(raw_years == named).to_numpy()] = year
+            year_map = {named: int(ey[(raw_years == named).to_numpy()][0]) for named in {int(v) for v in raw_years.dropna()}}
+        else:
+            what = "the folder name" if layout == "year folders" else ("the file name" if src.year else "the episodes file")
+            year = _resolve_year(src.year, start[er == ""], end[er == ""], src.where if layout == "year folders" else str(epath),
+                                 warnings, what)
+            _claim(claimed, year, src.where if layout == "year folders" else str(epath))
+            ey = np.full(len(e), year)
+            year_map = {src.year: year} if src.year is not None else {}
+        codes = {c: _codes(e, c, warnings, repairs, epath.name) for c in ("RNE", "LS", "PLACE", "PLACE_PROVIDER", "REC",
+                                                                          "REASON_PLACE_CHANGE")}
+        retired = codes["REC"].isin(list(RETIRED_REC_CODES))
+        if retired.any():
+            warnings.add("retired code", "REC codes E43/E44 are retired (special guardianship is E45-E48): read as "
+                         "special guardianship", int(retired.sum()), [f"{epath.name} line {i + 2}" for i in np.flatnonzero(retired)[:3]])
+            repairs["retired REC codes read"] = repairs.get("retired REC codes read", 0) + int(retired.sum())
+        _check_codes(codes["RNE"], "RNE", RNE_CODES, er, blank_ok=False)
+        _check_codes(codes["LS"], "LS", LS_CODES, er, blank_ok=False)
+        _check_codes(codes["PLACE"], "PLACE", PLACE_CODES, er, blank_ok=False)
+        _check_codes(codes["PLACE_PROVIDER"], "PLACE_PROVIDER", PROVIDER_CODES, er, blank_ok=True)
+        _check_codes(codes["REC"], "REC", {**REC_CODES, **RETIRED_REC_CODES}, er, blank_ok=True)
+        _check_codes(codes["REASON_PLACE_CHANGE"], "REASON_PLACE_CHANGE", RPC_CODES, er, blank_ok=True)
+        _reject(er, end < start, "DEC before DECOM")
+        rec = codes["REC"].to_numpy().copy()
+        open_with_rec = (rec != "") & np.isnan(end) & (e.DEC == "").to_numpy() & (er == "")
+        if open_with_rec.any():
+            warnings.add("open episode with REC", "an episode with no end date (DEC) carried an end reason (REC): read as "
+                         "open, its REC dropped", int(open_with_rec.sum()),
+                         [f"{epath.name} line {i + 2} REC {rec[i]}" for i in np.flatnonzero(open_with_rec)[:3]])
+            repairs["REC dropped on open episodes"] = repairs.get("REC dropped on open episodes", 0) + int(open_with_rec.sum())
+            rec[open_with_rec] = ""
+        _reject(er, (rec == "") & ~np.isnan(end), "DEC given but REC blank")
+        ok = er == ""
+        episodes.append(pd.DataFrame({
+            "child": e.CHILD[ok].to_numpy(), "start": start[ok], "end": end[ok],
+            "rne": codes["RNE"][ok].to_numpy(), "ls": codes["LS"][ok].to_numpy(),
+            "place": codes["PLACE"][ok].to_numpy(), "provider": codes["PLACE_PROVIDER"][ok].to_numpy(),
+            "rec": rec[ok], "rpc": codes["REASON_PLACE_CHANGE"][ok].to_numpy(),
+            "year": ey[ok], "file": str(epath), "line": np.flatnonzero(ok) + 2,
+        }))
+        rejected.append(_rejected(e, er, epath))
+
         hr = np.full(len(h), "", dtype=object)
         _reject(hr, h.CHILD == "", "missing CHILD")
-        hy = _years(h, year, hpath, hr, required=False)
+        if src.year is None and "YEAR" in h.columns:
+            hy = h.YEAR.map(lambda s: year_map.get(year_of_folder(s) or (int(s) if str(s).isdigit() else -1), -1)).to_numpy()
+        elif src.year is None and "YEAR" in e.columns:
+            hy = np.full(len(h), -1)  # a child's latest row wins
+        else:
+            hy = np.full(len(h), int(ey[0]) if len(ey) else -1)
         dob = parse_dates(h.DOB)
         _reject(hr, np.isnan(dob), "unparseable DOB " + h.DOB.map(repr))
         uasc = np.full(len(h), np.nan)
         if "UASC" in h.columns:
             has_uasc = True
             uasc = h.UASC.str.upper().isin(_TRUE).to_numpy().astype(float)
-        ok = hr == ""
-        headers.append(pd.DataFrame({"child": h.CHILD[ok].to_numpy(), "dob": dob[ok], "uasc": uasc[ok], "year": hy[ok]}))
+        if u is not None:
+            has_uasc = True
+            listed = set(u.CHILD[u.CHILD != ""])
+            uasc = np.where(h.CHILD.isin(listed).to_numpy(), 1.0, np.where(np.isnan(uasc), 0.0, uasc))
+            uasc_ids += list(listed)
+            stray = sorted(listed - set(h.CHILD))
+            if stray:
+                warnings.add("UASC without header", "children in the UASC table have no header row in the same return: "
+                             "ignored there", len(stray), stray[:3])
+        hok = hr == ""
+        headers.append(pd.DataFrame({"child": h.CHILD[hok].to_numpy(), "dob": dob[hok], "uasc": uasc[hok], "year": hy[hok]}))
         rejected.append(_rejected(h, hr, hpath))
-
-        er = np.full(len(e), "", dtype=object)
-        _reject(er, e.CHILD == "", "missing CHILD")
-        ey = _years(e, year, epath, er, required=True)
-        start, end = parse_dates(e.DECOM), parse_dates(e.DEC)
-        _reject(er, np.isnan(start), "unparseable DECOM " + e.DECOM.map(repr))
-        _reject(er, np.isnan(end) & (e.DEC != ""), "unparseable DEC " + e.DEC.map(repr))
-        _check_codes(e, "RNE", RNE_CODES, er, blank_ok=False)
-        _check_codes(e, "LS", LS_CODES, er, blank_ok=False)
-        _check_codes(e, "PLACE", PLACE_CODES, er, blank_ok=False)
-        _check_codes(e, "PLACE_PROVIDER", PROVIDER_CODES, er, blank_ok=True)
-        _check_codes(e, "REC", REC_CODES, er, blank_ok=True)
-        _check_codes(e, "REASON_PLACE_CHANGE", RPC_CODES, er, blank_ok=True)
-        _reject(er, end < start, "DEC before DECOM")
-        _reject(er, (e.REC != "") & np.isnan(end), "REC given but DEC blank")
-        _reject(er, (e.REC == "") & ~np.isnan(end), "DEC given but REC blank")
-        ok = er == ""
-        episodes.append(pd.DataFrame({
-            "child": e.CHILD[ok].to_numpy(), "start": start[ok], "end": end[ok],
-            "rne": e.RNE[ok].str.upper().to_numpy(), "ls": e.LS[ok].str.upper().to_numpy(),
-            "place": e.PLACE[ok].str.upper().to_numpy(), "provider": e.PLACE_PROVIDER[ok].str.upper().to_numpy(),
-            "rec": e.REC[ok].str.upper().to_numpy(), "rpc": e.REASON_PLACE_CHANGE[ok].str.upper().to_numpy(),
-            "year": ey[ok], "file": str(epath), "line": np.flatnonzero(ok) + 2,
-        }))
-        rejected.append(_rejected(e, er, epath))
     header = pd.concat(headers, ignore_index=True)
     eps = pd.concat(episodes, ignore_index=True)
-    # a child's latest header row wins
+    # a child's latest header row wins; UASC at any return counts
+    ever = header.groupby("child").uasc.max()
     header = header.sort_values(["child", "year"], kind="stable").drop_duplicates("child", keep="last")
+    header["uasc"] = header.child.map(ever).to_numpy(dtype=float)
     known = dict(zip(header.child, header.dob))
     dob = eps.child.map(known).to_numpy(dtype=float)
     late = np.full(len(eps), "", dtype=object)
@@ -239,7 +436,19 @@ def read_returns(data_dir: str | Path) -> Returns:
     if eps.empty:
         raise DataError(str(data_dir), f"no usable episodes: all {rows_read} rows were rejected "
                         f"(first reason: {rej.reason.iloc[0] if len(rej) else 'none'})")
-    return Returns(header.reset_index(drop=True), eps.drop(columns=["file", "line"]), rej, years, rows_read, files, has_uasc)
+    if years and years != list(range(years[0], years[-1] + 1)):
+        gaps = sorted(set(range(years[0], years[-1] + 1)) - set(years))
+        warnings.add("missing years", f"no return for {', '.join(map(str, gaps))}: children in care then are seen only "
+                     "through the episodes the neighbouring returns repeat", len(gaps), [str(g) for g in gaps])
+    return Returns(header.reset_index(drop=True), eps.drop(columns=["file", "line"]), rej, years, rows_read, files,
+                   has_uasc, warnings.list(), repairs, layout)
+
+
+def _claim(claimed: dict[int, str], year: int, where: str) -> None:
+    if year in claimed and claimed[year] != where:
+        raise DataError(where, f"two returns read as the year ending 31 March {year}: {claimed[year]} and {where} "
+                        "(check the folder or file names against the dates inside)")
+    claimed[year] = where
 
 
 def _rejected(df: pd.DataFrame, reason: np.ndarray, path: Path) -> pd.DataFrame:

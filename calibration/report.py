@@ -30,6 +30,15 @@ def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap
         lines.append("Rejected rows by reason:")
         reasons = ret.rejected.reason.str.replace(r" '.*'$", "", regex=True).value_counts()
         lines += [f"  {n:>6}  {r}" for r, n in reasons.items()]
+    lines.append(f"Layout: {ret.layout}" if ret.layout else "Layout: (built in memory)")
+    if ret.warnings:
+        lines.append(f"Warnings ({len(ret.warnings)}): what was odd, what was done, how often, examples")
+        lines += [f"  {w.line()}" for w in ret.warnings]
+    else:
+        lines.append("Warnings: none")
+    if ret.repairs:
+        lines.append("Repairs (rows kept, not rejected):")
+        lines += [f"  {n:>6}  {k}" for k, n in ret.repairs.items()]
     lines.append("Cleaning:")
     lines += [f"  {n:>6}  {k}" for k, n in eps.counts.items()]
     lines.append("")

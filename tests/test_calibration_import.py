@@ -48,7 +48,7 @@ def test_every_rejection_reason_is_counted_and_written(tmp_path):
         ep("A", "06/06/2019", "P", "U6", "PR1", dec="07/06/2019", rec="E99"),  # unknown REC
         ep("A", "08/06/2019", "P", "U6", "PR1", rpc="BORED"),                  # unknown REASON_PLACE_CHANGE
         ep("A", "09/06/2019", "P", "U6", "PR1", dec="01/06/2019", rec="X1"),   # end before start
-        ep("A", "10/06/2019", "P", "U6", "PR1", rec="X1"),                     # REC without DEC
+        ep("A", "10/06/2019", "P", "U6", "PR1", rec="X1"),                     # REC without DEC: repaired, open
         ep("A", "11/06/2019", "P", "U6", "PR1", dec="12/06/2019"),             # DEC without REC
         ep("B", "01/05/2019", "S", "U6", "PR1"),                               # child B's header was rejected
         ep("D", "01/05/2014", "S", "U6", "PR1"),                               # starts before birth
@@ -58,10 +58,13 @@ def test_every_rejection_reason_is_counted_and_written(tmp_path):
     expected = ["unparseable DOB 'not a date'", "missing CHILD", "missing CHILD", "unparseable DECOM '32/05/2019'",
                 "unparseable DEC 'soon'", "unknown RNE code 'Q'", "unknown LS code 'ZZ'", "unknown PLACE code 'Q9'",
                 "unknown PLACE_PROVIDER code 'PR9'", "unknown REC code 'E99'", "unknown REASON_PLACE_CHANGE code 'BORED'",
-                "DEC before DECOM", "REC given but DEC blank", "DEC given but REC blank",
+                "DEC before DECOM", "DEC given but REC blank",
                 "no header row (DOB) for CHILD", "DECOM before DOB"]
     assert sorted(reasons) == sorted(expected)
-    assert len(ret.episodes) == 1 and ret.episodes.child.tolist() == ["A"]
+    assert len(ret.episodes) == 2 and ret.episodes.child.tolist() == ["A", "A"]
+    assert np.isnan(ret.episodes.end.iloc[1]) and ret.episodes.rec.iloc[1] == ""  # the REC of an open episode dropped
+    assert ret.repairs == {"REC dropped on open episodes": 1}
+    assert [w.kind for w in ret.warnings] == ["open episode with REC"] and ret.warnings[0].count == 1
     assert ret.rows_read == 4 + 15
     line = ret.rejected[ret.rejected.reason == "unknown PLACE code 'Q9'"].line.item()
     assert line == 8  # the 7th episode row, after the column line
@@ -73,7 +76,10 @@ def test_every_rejection_reason_is_counted_and_written(tmp_path):
     ("the file is empty", lambda p: _files(p, "", "")),
     ("has a header line but no rows", lambda p: _files(p, EPIS, "")),
     ("no 903 returns found", lambda p: p),
-    ("missing required column YEAR", lambda p: _flat(p)),
+    ("some file names carry a year and some do not", lambda p: _mixed(p)),
+    ("several header files for 2020", lambda p: _twice(p)),
+    ("two returns read as the year ending 31 March 2020", lambda p: _same_year(p)),
+    ("not a readable Excel .xlsx file", lambda p: _bad_xlsx(p)),
 ])
 def test_fatal_problems_stop_with_a_clear_error(tmp_path, problem, setup):
     with pytest.raises(DataError, match=problem):
@@ -92,6 +98,41 @@ def _flat(p):
     (p / "header.csv").write_text(HEADER + "A,1,01/01/2010,WBRI,,,\n")
     (p / "episodes.csv").write_text(EPIS + ep("A", "01/05/2019", "S", "U6", "PR1") + "\n")
     return p
+
+
+def _mixed(p):
+    (p / "2020-header.csv").write_text(HEADER + "A,1,01/01/2010,WBRI,,,\n")
+    (p / "episodes.csv").write_text(EPIS + ep("A", "01/05/2019", "S", "U6", "PR1") + "\n")
+    return p
+
+
+def _twice(p):
+    for name in ("2020-header.csv", "header_2020.csv"):
+        (p / name).write_text(HEADER + "A,1,01/01/2010,WBRI,,,\n")
+    (p / "2020-episodes.csv").write_text(EPIS + ep("A", "01/05/2019", "S", "U6", "PR1") + "\n")
+    return p
+
+
+def _same_year(p):
+    # a folder named by the year it starts (2019, dates of 2019-20) beside a correctly named 2020
+    write(p, 2019, ["A,1,01/01/2010,WBRI,,,"], [ep("A", "01/05/2019", "S", "U6", "PR1")])
+    write(p, 2020, ["A,1,01/01/2010,WBRI,,,"], [ep("A", "01/05/2019", "S", "U6", "PR1")])
+    return p
+
+
+def _bad_xlsx(p):
+    d = p / "2020"
+    d.mkdir()
+    (d / "header.xlsx").write_text("this is not a workbook")
+    (d / "episodes.csv").write_text(EPIS + ep("A", "01/05/2019", "S", "U6", "PR1") + "\n")
+    return p
+
+
+def test_one_folder_without_a_year_is_one_return_dated_by_its_episodes(tmp_path):
+    ret = read_returns(_flat(tmp_path))
+    assert ret.years == [2020] and ret.layout == "one file per table"
+    (w,) = ret.warnings
+    assert w.kind == "year from dates" and "year ending 31 March 2020" in w.message
 
 
 def test_one_folder_with_a_year_column(tmp_path):

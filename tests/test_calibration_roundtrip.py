@@ -144,7 +144,8 @@ def test_commands_end_to_end_and_clean_errors(tmp_path):
     res = runner.invoke(main, ["export-903", str(run_dir), "--out", str(data)])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in data.iterdir()) == ["2020", "2021", "2022"]
-    assert (data / "2021" / "header.csv").read_text().startswith("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB,UASC")
+    assert (data / "2021" / "header.csv").read_text().startswith("CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n")
+    assert (data / "2021" / "uasc.csv").read_text().startswith("CHILD,SEX,DOB,DUC\n")
     out = tmp_path / "fitted.toml"
     res = runner.invoke(main, ["calibrate", str(data), "--out", str(out), "--report", str(report), "--refine", "0"])
     assert res.exit_code == 0, res.output
