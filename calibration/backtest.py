@@ -135,6 +135,73 @@ def _scored(m: pd.DataFrame) -> pd.DataFrame:
     return m[keep].reset_index(drop=True)
 
 
+#: the likely reason an observed measure falls above or below its simulated band
+LIKELY: dict[tuple[str, str], str] = {
+    ("stock", "above"): "more children in care than simulated: they stay longer than the fitted exit hazards say, "
+                        "or enter faster than the scenario's rate and trend",
+    ("stock", "below"): "fewer children in care than simulated: they leave faster than the fitted exit hazards say, "
+                        "or enter more slowly than the scenario's rate and trend",
+    ("pool", "above"): "more children in this pool than simulated: the base scenario's capacity or placement policy "
+                       "for it is too small, or the code mapping sends other placements here",
+    ("pool", "below"): "fewer children in this pool than simulated: the base scenario's capacity or placement policy "
+                       "for it is too large, or the code mapping sends some of its placements elsewhere",
+    ("entries", "above"): "more entries than the scenario's rate and trend: the trend is held at a limit or changed "
+                          "over the years, or an early return is incomplete",
+    ("entries", "below"): "fewer entries than the scenario's rate and trend: the trend is held at a limit or changed "
+                          "over the years, or a late return is incomplete",
+    ("exits", "above"): "more exits than simulated: time in care is shorter than the fitted hazards, or a cohort left "
+                        "together (adoptions, 18th birthdays)",
+    ("exits", "below"): "fewer exits than simulated: time in care is longer than the fitted hazards",
+    ("moves", "above"): "more moves than simulated: breakdowns above the fitted hazards, or planned moves placesim "
+                        "does not model",
+    ("moves", "below"): "fewer moves than simulated: breakdowns below the fitted hazards, or reasons for change "
+                        "counted as unplanned that are planned",
+    ("share_3plus", "above"): "more children with 3+ placements than simulated: moves concentrate on fewer children "
+                              "than the model's hazards spread them",
+    ("share_3plus", "below"): "fewer children with 3+ placements than simulated: moves are spread more evenly than in "
+                              "the model",
+}
+
+
+def explain(bt: Backtest) -> list[str]:
+    """In words: which measures fall outside their bands, in which years and which way, and the likely reason."""
+    t = bt.table
+    out = t[~t.inside]
+    lines = []
+    cov = bt.coverage
+    verdict = ("reproduces the history well" if cov >= 0.8 else
+               "reproduces the history only in part: read its projections with the misses below in mind" if cov >= 0.6 else
+               "does not reproduce the history: treat its projections as indicative only")
+    lines.append(f"{len(out)} of {len(t)} observed points fall outside the simulated 90% band; the scenario {verdict}.")
+    order = list(dict.fromkeys(zip(t.measure, t.pool)))  # measures in the table's order
+    groups = dict(list(out.groupby(["measure", "pool"], sort=False)))
+    for measure, pool in (k for k in order if k in groups):
+        g = groups[(measure, pool)]
+        above = g.observed > g.p95
+        for way, sel in (("above", above), ("below", ~above)):
+            years = sorted(int(y) for y in g.year[sel])
+            if not years:
+                continue
+            run = max(len(list(grp)) for grp in _runs(years))
+            drift = " (consecutive years: a drift the scenario does not follow)" if run >= 3 else ""
+            key = ("pool" if measure == "stock" and pool != "all" else measure, way)
+            label = measure if pool == "all" else f"{measure}, {pool}"
+            lines.append(f"  {label}: observed {way} the band in {', '.join(map(str, years))}{drift}. "
+                         f"Likely: {LIKELY.get(key, 'the scenario differs from the data here')}.")
+    return lines
+
+
+def _runs(years: list[int]):
+    run = [years[0]]
+    for y in years[1:]:
+        if y == run[-1] + 1:
+            run.append(y)
+        else:
+            yield run
+            run = [y]
+    yield run
+
+
 def format_backtest(bt: Backtest) -> str:
     t = bt.table
     lines = [f"Backtest: from the stock at 31 March {bt.stock_year}, {bt.replications} replications; "
@@ -149,4 +216,7 @@ def format_backtest(bt: Backtest) -> str:
     for r in bt.by_measure().itertuples():
         lines.append(f"  {r.measure:<12} {r.inside:>3} of {r.points:<3} {r.coverage:6.1%}")
     lines.append(f"Overall coverage: {bt.coverage:.1%} of {len(t)} points")
+    lines.append("")
+    lines.append("Outside the bands, in words")
+    lines += explain(bt)
     return "\n".join(lines)

@@ -20,21 +20,39 @@ breakdowns.<pool>                  the base scenario's hazards by need, scaled p
 
 Everything else (carers, prices, capacities, contracts, policy, needs) cannot be seen in 903 data and
 is the base scenario's, marked as such in the file.
+
+**A fit always gives a scenario.** A fitted value outside the limits the scenario schema sets for its
+key (``entries.trend`` at least -0.5, shares between 0 and 1, ...) is held at the limit, and a
+warning names the key, the fitted value and the limit; a value the scenario still refuses (a rule
+between keys) is left at the base's, with a warning. The fit also warns when it should not be
+trusted far: a steep entry trend, a rate resting on fewer than :data:`FEW_EVENTS` events, and a code
+mapping that sends more than :data:`OTHER_SHARE` of placement-days to placements placesim does not model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
 
 import numpy as np
+import pandas as pd
 
 from calibration.backtest import rounded_shares, simulated_histories, stock_pool_shares
 from calibration.clean import Episodes
 from calibration.codes import CodeMap
 from calibration.estimate import Estimate, Estimates, move_rates, share
-from calibration.read903 import return_end, to_date
+from calibration.read903 import Warning903, return_end, to_date
 from models.catalogue import AGE_BANDS, EXIT_ROUTES, POOLS
 from models.scenario import Scenario
+from models.schema import ScenarioError
+
+#: a yearly entry trend steeper than this (either way) is warned about
+STEEP_TREND = 0.15
+#: a rate resting on fewer events than this is warned about (its interval spans several-fold)
+FEW_EVENTS = 5
+#: a share of placement-days in placements placesim does not model above this is warned about
+OTHER_SHARE = 0.10
 
 
 def _interval(e: Estimate, digits: int = 3) -> str:
@@ -46,8 +64,11 @@ def _listed(es, digits: int = 3) -> str:
 
 
 def fit(est: Estimates, base: Scenario, eps: Episodes, codes: CodeMap | None = None, refine_replications: int = 6,
-        refine_rounds: int = 2) -> tuple[Scenario, dict[str, str]]:
-    """The fitted scenario and, for each key set from the data, a note with its source and interval."""
+        refine_rounds: int = 2, warnings: list[Warning903] | None = None) -> tuple[Scenario, dict[str, str]]:
+    """The fitted scenario and, for each key set from the data, a note with its source and interval.
+
+    Never fails on its own values (module docstring); what it had to hold or could not trust is appended
+    to ``warnings`` when a list is given."""
     codes = codes or CodeMap()
     span = f"SSDA903 {est.years[0]}-{est.years[-1]}"
     notes: dict[str, str] = {}
@@ -58,16 +79,23 @@ def fit(est: Estimates, base: Scenario, eps: Episodes, codes: CodeMap | None = N
     changes["run.warmup_years"] = 0
     notes["run.warmup_years"] = "0: the run starts from the stock observed at the last return"
 
+    warn = warnings if warnings is not None else []
+    trend = float(est.trend.value) if np.isfinite(est.trend.value) else 0.0
+    if np.isfinite(est.trend.lo):
+        trend = _held(base, "entries.trend", round(trend, 4), warn, notes)
     # entries: the fitted count in the year after the last return, as the rate at its start
-    g = np.log1p(est.trend.value) if np.isfinite(est.trend.value) else 0.0
+    g = np.log1p(trend)
     factor = g / np.expm1(g) if abs(g) > 1e-12 else 1.0
     changes["entries.rate_per_year"] = float(round(est.entry_rate.value * factor, 2))
     notes["entries.rate_per_year"] = (f"estimated ({span}): fitted entries in the year after the last return "
                                       f"{_interval(est.entry_rate, 4)} (95% interval, quasi-Poisson trend fit); "
                                       f"mean over the returns {_interval(est.entry_mean, 4)}")
     if np.isfinite(est.trend.lo):
-        changes["entries.trend"] = float(round(est.trend.value, 4))
-        notes["entries.trend"] = f"estimated ({span}): {_interval(est.trend)} (95% interval)"
+        changes["entries.trend"] = float(trend)
+        held = notes.pop("entries.trend", "")
+        notes["entries.trend"] = f"estimated ({span}): {_interval(est.trend)} (95% interval){held}"
+        if base.entries.forecast or base.entries.growth is not None:  # the data's trend replaces the base's plan
+            changes["entries.forecast"], changes["entries.growth"] = [], None
     changes["entries.age_shares"] = list(rounded_shares([e.value for e in est.age_shares]))
     notes["entries.age_shares"] = f"estimated ({span}, {int(est.counts['entries'])} entries), 95% intervals: {_listed(est.age_shares)}"
     if est.uasc_share is not None:
@@ -110,7 +138,8 @@ def fit(est: Estimates, base: Scenario, eps: Episodes, codes: CodeMap | None = N
         mean = float(weights @ profile) * (1.0 + (b.early_multiplier - 1.0) * est.early_share.get(p, 0.0))
         if np.isfinite(r.value) and r.exposure > 0 and mean > 0:
             changes[f"breakdowns.{p}"] = [round(float(h), 4) for h in profile * min(r.value / mean, 50.0 / profile.max())]
-    scenario = base.replace(changes)
+    changes = _within_limits(base, changes, warn, notes)
+    scenario = _replace_or_keep(base, changes, warn, notes)
     if refine_replications > 0 and len(eps.years) >= 3:
         scenario = _refine(scenario, est, eps, codes, refine_replications, refine_rounds)
     for p in POOLS:
@@ -146,11 +175,11 @@ def _refine(scenario: Scenario, est: Estimates, eps: Episodes, codes: CodeMap, r
                 ratio = float(np.clip(r.value / (sim_events[p] / sim_years[p]), 0.2, 5.0))
                 current = np.asarray(scenario.breakdowns.for_pool(p))
                 changes[f"breakdowns.{p}"] = [round(float(h), 4) for h in np.minimum(current * ratio, 50.0)]
-        scenario = scenario.replace(changes)
+        scenario = _replace_or_keep(scenario, _within_limits(scenario, changes, [], {}), [], {})
     return scenario
 
 
-def render(scenario: Scenario, notes: dict[str, str], base_label: str) -> str:
+def render(scenario: Scenario, notes: dict[str, str], base_label: str, warnings=()) -> str:
     """Commented TOML: every estimated key carries its source and interval; every other key is marked as the base's."""
     text = scenario.to_toml()
     out, table = [], ""
@@ -168,5 +197,138 @@ def render(scenario: Scenario, notes: dict[str, str], base_label: str) -> str:
         out.append(line)
     head = (f"# Calibrated to SSDA903 returns. Keys marked 'estimated' or 'fitted' come from the data, with 95% intervals;\n"
             f"# keys marked 'from the base scenario' could not be estimated from 903 data and come from {base_label}.\n")
+    for w in warnings:
+        head += f"# WARNING {w.kind}: {w.message}\n"
     return head + "\n".join(out) + "\n"
 
+
+
+# --------------------------------------------------------------------------- limits and warnings
+
+
+def _meta(key: str) -> dict:
+    """The schema metadata (doc, source, ge, le, gt, ...) of a dotted scenario key; {} if unknown."""
+    cls: typing.Any = Scenario
+    parts = key.split(".")
+    for i, name in enumerate(parts):
+        if not dataclasses.is_dataclass(cls):
+            return {}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if name not in fields:
+            return {}
+        if i == len(parts) - 1:
+            return dict(fields[name].metadata)
+        cls = typing.get_type_hints(cls)[name]
+    return {}
+
+
+def _clamp(value, meta: dict):
+    lo = meta.get("ge")
+    if meta.get("gt") is not None:
+        lo = max(lo if lo is not None else -np.inf, meta["gt"] + 1e-4)
+    hi = meta.get("le")
+    if isinstance(value, (list, tuple)):
+        return [_clamp(v, meta) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value is None:
+        return value
+    v = value
+    if lo is not None and v < lo:
+        v = type(value)(lo) if isinstance(value, int) else float(lo)
+    if hi is not None and v > hi:
+        v = type(value)(hi) if isinstance(value, int) else float(hi)
+    return v
+
+
+def _limits_text(meta: dict) -> str:
+    lo = meta.get("ge") if meta.get("ge") is not None else meta.get("gt")
+    parts = [f"at least {lo:g}" if meta.get("ge") is not None else (f"more than {lo:g}" if lo is not None else "")]
+    parts.append(f"at most {meta['le']:g}" if meta.get("le") is not None else "")
+    return " and ".join(p for p in parts if p)
+
+
+def _held(base: Scenario, key: str, value, warn: list, notes: dict):
+    """``value`` held inside the schema's limits for ``key``; a warning and a note when it had to be."""
+    meta = _meta(key)
+    held = _clamp(value, meta)
+    if held != value and not (isinstance(value, (list, tuple)) and list(held) == list(value)):
+        shown = (lambda v: f"{v:g}") if not isinstance(value, (list, tuple)) else (lambda v: "[" + ", ".join(f"{x:g}" for x in v) + "]")
+        warn.append(Warning903("value held at a limit", f"{key}: the fit gave {shown(value)}, outside the scenario's limit "
+                               f"({_limits_text(meta)}); held at {shown(held)}. Projections with it understate the "
+                               f"change the data shows", 1, [key]))
+        notes[key] = f"; the fit gave {shown(value)}, HELD at the scenario's limit ({_limits_text(meta)})"
+    return held
+
+
+def _within_limits(base: Scenario, changes: dict, warn: list, notes: dict) -> dict:
+    """Every numeric value of ``changes`` held inside its key's limits (:func:`_held`), its note saying so."""
+    out = {}
+    for key, value in changes.items():
+        if isinstance(value, (int, float, list, tuple)) and not isinstance(value, bool):
+            said: dict[str, str] = {}
+            out[key] = _held(base, key, value, warn, said)
+            if key in said:
+                notes[key] = notes.get(key, "") + said[key]
+        else:
+            out[key] = value
+    return out
+
+
+def _replace_or_keep(base: Scenario, changes: dict, warn: list, notes: dict) -> Scenario:
+    """``base.replace(changes)``, leaving at the base's value any key the scenario still refuses (with a warning)."""
+    changes = dict(changes)
+    for _ in range(len(changes) + 1):
+        try:
+            return base.replace(changes)
+        except ScenarioError as e:
+            key = next((k for k in changes if e.key == k or e.key.startswith(k + "[") or k.startswith(e.key)), None)
+            if key is None:
+                raise
+            warn.append(Warning903("value not used", f"{key}: the scenario refused the fitted value ({e.problem}); "
+                                   "the base scenario's value is kept", 1, [key]))
+            changes.pop(key)
+            notes.pop(key, None)
+    return base.replace(changes)
+
+
+def fit_warnings(est: Estimates, eps: Episodes, codes: CodeMap | None = None) -> list[Warning903]:
+    """Warnings about how far the estimates can be trusted: a steep trend, rates on few events, many rows in 'other'."""
+    codes = codes or CodeMap()
+    out: list[Warning903] = []
+    t = est.trend
+    if np.isfinite(t.value) and abs(t.value) > STEEP_TREND:
+        counts = ", ".join(f"{y}: {n}" for y, n in est.entries_by_year.items())
+        way = "fall" if t.value < 0 else "rise"
+        halving = np.log(0.5) / np.log1p(t.value) if t.value < 0 else np.log(2.0) / np.log1p(t.value)
+        out.append(Warning903("steep trend", f"entries {way} {abs(t.value):.0%} a year over the returns ({counts}): "
+                              f"projected forward they {'halve' if t.value < 0 else 'double'} every {halving:.1f} years. "
+                              "A first or last return that is incomplete, or a year read into the wrong return, is the "
+                              "usual cause; check the yearly counts before projecting", 1, ["entries.trend"]))
+    few = []
+    for route, es in est.exit_hazards.items():
+        for band, e in zip(AGE_BANDS, es):
+            if e is not None and e.n < FEW_EVENTS and e.exposure > 0:
+                few.append(f"exits.{route} {band}: {int(e.n)} exits")
+    for p, e in est.unplanned.items():
+        if np.isfinite(e.exposure) and e.exposure > 0 and e.n < FEW_EVENTS:
+            few.append(f"breakdowns.{p}: {int(e.n)} unplanned endings")
+    for band, e in zip(AGE_BANDS, est.kin_by_age):
+        if e is not None and e.n < 2 * FEW_EVENTS:
+            few.append(f"kinship.probability_by_age {band}: {int(e.n)} entrants")
+    if est.counts.get("entries", 0) < 4 * FEW_EVENTS:
+        few.append(f"entries.age_shares: {int(est.counts.get('entries', 0))} entrants")
+    if few:
+        out.append(Warning903("too few children", f"{len(few)} fitted values rest on fewer than {FEW_EVENTS} events (or "
+                              f"{2 * FEW_EVENTS} entrants for a share): their 95% intervals in the scenario file span "
+                              "several-fold, so treat them as rough", len(few), few))
+    tab = eps.table
+    days = (np.minimum(tab.stop.to_numpy(), eps.last_day + 1) - np.maximum(tab.start.to_numpy(), eps.first_day)).clip(0)
+    total = float(days.sum())
+    other = tab.pool.to_numpy() == "other"
+    if total > 0 and days[other].sum() / total > OTHER_SHARE:
+        by = pd.Series(days[other]).groupby(tab.place.to_numpy()[other]).sum().sort_values(ascending=False)
+        top = [f"{c} {d / total:.0%}" for c, d in by.head(5).items()]
+        out.append(Warning903("mapped to other", f"{days[other].sum() / total:.0%} of placement-days are in placements "
+                              "placesim does not model ('other'), left out of the pools' rates and the starting mix. If a "
+                              "code is really one of placesim's pools, map it with --codes (e.g. [pools] K3 = \"supported\")",
+                              int(other.sum()), top))
+    return out

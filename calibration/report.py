@@ -21,7 +21,8 @@ from models.catalogue import POOL_LABELS  # noqa: E402
 LABELS = {**POOL_LABELS, "all": "All children in care", "other": "Other placements"}
 
 
-def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap) -> str:
+def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap, fit_warnings=()) -> str:
+    """The report: rows read, warnings with counts and examples, repairs, cleaning, the fit's warnings, every estimate."""
     used = len(ret.episodes)
     lines = [f"SSDA903 returns {eps.years[0]}-{eps.years[-1]} ({len(eps.years)} years), {len(ret.files)} files",
              f"Rows read: {ret.rows_read}; rejected: {len(ret.rejected)} (see rejected_rows.csv); "
@@ -42,6 +43,12 @@ def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap
     lines.append("Cleaning:")
     lines += [f"  {n:>6}  {k}" for k, n in eps.counts.items()]
     lines.append("")
+    if fit_warnings:
+        lines.append(f"How far to trust the fit ({len(fit_warnings)} warnings)")
+        lines += [f"  {w.line()}" for w in fit_warnings]
+    else:
+        lines.append("How far to trust the fit: no warnings")
+    lines.append("")
     lines.append("Estimates (95% intervals)")
     table = est.table()
     for r in table.itertuples():
@@ -59,10 +66,14 @@ def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap
     return "\n".join(lines)
 
 
-def write_calibration_report(folder: Path, ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap) -> str:
-    """``report.txt``, ``estimates.csv``, ``rejected_rows.csv``, ``episodes_clean.csv`` and two figures."""
+def write_calibration_report(folder: Path, ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap,
+                             fit_warnings=()) -> str:
+    """``report.txt``, ``warnings.csv``, ``estimates.csv``, ``rejected_rows.csv``, ``episodes_clean.csv`` and ``entries.png``."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = calibration_text(ret, eps, est, codes)
+    text = calibration_text(ret, eps, est, codes, fit_warnings)
+    pd.DataFrame([(stage, w.kind, w.message, w.count, "; ".join(w.examples)) for stage, ws in
+                  (("import", ret.warnings), ("fit", fit_warnings)) for w in ws],
+                 columns=["stage", "kind", "message", "count", "examples"]).to_csv(folder / "warnings.csv", index=False)
     (folder / "report.txt").write_text(text + "\n", encoding="utf-8")
     est.table().to_csv(folder / "estimates.csv", index=False)
     ret.rejected.to_csv(folder / "rejected_rows.csv", index=False)

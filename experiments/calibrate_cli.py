@@ -31,7 +31,7 @@ def calibrate_cmd(data_dir, out, report_dir, base, codes, refine, force) -> None
     from calibration.clean import clean
     from calibration.codes import CodeMap
     from calibration.estimate import estimate
-    from calibration.fit import fit, render
+    from calibration.fit import fit, fit_warnings, render
     from calibration.read903 import read_returns
     from calibration.report import write_calibration_report
     from results.store import new_run_dir
@@ -44,11 +44,15 @@ def calibrate_cmd(data_dir, out, report_dir, base, codes, refine, force) -> None
     ret = read_returns(data_dir)
     eps = clean(ret, code_map)
     est = estimate(eps, code_map, early_days=base_scenario.breakdowns.early_days)
-    scenario, notes = fit(est, base_scenario, eps, code_map, refine_replications=refine)
+    warns: list = []
+    scenario, notes = fit(est, base_scenario, eps, code_map, refine_replications=refine, warnings=warns)
+    warns += fit_warnings(est, eps, code_map)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(render(scenario, notes, label), encoding="utf-8")
+    out_path.write_text(render(scenario, notes, label, warns), encoding="utf-8")
     folder = Path(report_dir) if report_dir else new_run_dir("runs", "calibration")
-    write_calibration_report(folder, ret, eps, est, code_map)
+    write_calibration_report(folder, ret, eps, est, code_map, warns)
+    for w in ret.warnings + warns:
+        click.echo(f"warning: {w.line()}", err=True)
     click.echo(f"{len(eps.years)} returns {eps.years[0]}-{eps.years[-1]}: {ret.rows_read} rows read, "
                f"{len(ret.rejected)} rejected, {len(eps.table)} placement episodes after cleaning")
     e = est
@@ -56,7 +60,8 @@ def calibrate_cmd(data_dir, out, report_dir, base, codes, refine, force) -> None
                f"trend {e.trend.value:+.3f}; mean time in care {e.mean_time_in_care.value:.2f} years "
                f"[{e.mean_time_in_care.lo:.2f}, {e.mean_time_in_care.hi:.2f}]; moves per child-year "
                f"{e.moves['all'].value:.3f} [{e.moves['all'].lo:.3f}, {e.moves['all'].hi:.3f}] (95%)")
-    click.echo(f"wrote {out_path} ({len(notes)} keys from the data) and the report in {folder}/")
+    click.echo(f"wrote {out_path} ({len(notes)} keys from the data) and the report in {folder}/"
+               + (f"; {len(ret.warnings)} import and {len(warns)} fit warnings (see report.txt)" if ret.warnings or warns else ""))
 
 
 @click.command("backtest")

@@ -26,10 +26,16 @@ def truth():
 
 
 @pytest.fixture(scope="module")
-def observed(truth):
+def observed(truth, tmp_path_factory):
+    """The default authority's run exported as 903 files (export-903) and read back: the real round trip."""
     s = truth.replace({"run.seed": DATA_SEED})
     rep = simulate(s, 0)
-    return run_episodes(rep.events, s.run.start_date, s.run.years * DAYS_PER_YEAR, DATA_SEED, 0)
+    folder = tmp_path_factory.mktemp("observed903")
+    assert list(write_returns(rep.events, s.run.start_date, s.run.years * DAYS_PER_YEAR, DATA_SEED, 0, folder)) == \
+        list(range(2020, 2029))
+    ret, eps = load(folder)
+    assert len(ret.rejected) == 0 and ret.warnings == [] and ret.repairs == {}
+    return eps
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +131,7 @@ def test_calibrated_default_authority_passes_its_backtest(truth, observed, estim
     assert fitted.breakdowns.inhouse_fostering[0] == pytest.approx(truth.breakdowns.inhouse_fostering[0], rel=0.35)
     bt = backtest(fitted, observed, replications=40)
     assert len(bt.table) == 7 * 10  # 2022-2028: 6 stocks, entries, exits, moves, 3+ placements
+    print(f"round trip export -> calibrate -> backtest coverage: {bt.coverage:.1%}")
     assert bt.coverage >= 0.80
     by = bt.by_measure().set_index("measure")
     assert by.loc["stock", "coverage"] >= 0.7
