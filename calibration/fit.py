@@ -25,7 +25,8 @@ is the base scenario's, marked as such in the file.
 key (``entries.trend`` at least -0.5, shares between 0 and 1, ...) is held at the limit, and a
 warning names the key, the fitted value and the limit; a value the scenario still refuses (a rule
 between keys) is left at the base's, with a warning. The fit also warns when it should not be
-trusted far: a steep entry trend, a rate resting on fewer than :data:`FEW_EVENTS` events, and a code
+trusted far: a steep entry trend, a rate resting on fewer than :data:`FEW_EVENTS` events (that could
+still matter: its upper bound above :data:`FEW_MATTERS` a year), and a code
 mapping that sends more than :data:`OTHER_SHARE` of placement-days to placements placesim does not model.
 """
 
@@ -51,6 +52,8 @@ from models.schema import ScenarioError
 STEEP_TREND = 0.15
 #: a rate resting on fewer events than this is warned about (its interval spans several-fold)
 FEW_EVENTS = 5
+#: ... unless even its 95% upper bound is below this yearly rate, too small to matter to a projection
+FEW_MATTERS = 0.05
 #: a share of placement-days in placements placesim does not model above this is warned about
 OTHER_SHARE = 0.10
 
@@ -306,10 +309,10 @@ def fit_warnings(est: Estimates, eps: Episodes, codes: CodeMap | None = None) ->
     few = []
     for route, es in est.exit_hazards.items():
         for band, e in zip(AGE_BANDS, es):
-            if e is not None and e.n < FEW_EVENTS and e.exposure > 0:
+            if e is not None and e.n < FEW_EVENTS and e.exposure > 0 and e.hi > FEW_MATTERS:
                 few.append(f"exits.{route} {band}: {int(e.n)} exits")
     for p, e in est.unplanned.items():
-        if np.isfinite(e.exposure) and e.exposure > 0 and e.n < FEW_EVENTS:
+        if np.isfinite(e.exposure) and e.exposure > 0 and e.n < FEW_EVENTS and e.hi > FEW_MATTERS:
             few.append(f"breakdowns.{p}: {int(e.n)} unplanned endings")
     for band, e in zip(AGE_BANDS, est.kin_by_age):
         if e is not None and e.n < 2 * FEW_EVENTS:
@@ -317,9 +320,9 @@ def fit_warnings(est: Estimates, eps: Episodes, codes: CodeMap | None = None) ->
     if est.counts.get("entries", 0) < 4 * FEW_EVENTS:
         few.append(f"entries.age_shares: {int(est.counts.get('entries', 0))} entrants")
     if few:
-        out.append(Warning903("too few children", f"{len(few)} fitted values rest on fewer than {FEW_EVENTS} events (or "
-                              f"{2 * FEW_EVENTS} entrants for a share): their 95% intervals in the scenario file span "
-                              "several-fold, so treat them as rough", len(few), few))
+        out.append(Warning903("too few children", f"{len(few)} fitted {'value rests' if len(few) == 1 else 'values rest'} on fewer than {FEW_EVENTS} events (or "
+                              f"{2 * FEW_EVENTS} entrants for a share) with a 95% upper bound above {FEW_MATTERS:g} a year: "
+                              "the 95% intervals in the scenario file span several-fold, so treat them as rough", len(few), few))
     tab = eps.table
     days = (np.minimum(tab.stop.to_numpy(), eps.last_day + 1) - np.maximum(tab.start.to_numpy(), eps.first_day)).clip(0)
     total = float(days.sum())
