@@ -44,11 +44,13 @@ TABLE_FILES = ("header", "episodes", "uasc", "reviews", "oc2", "oc3", "ad1", "pl
 
 
 def _year_folders(root):
+    """{year the return ends in: folder} for folders named 2021, 2020-21, 2020_21 or 2020-2021."""
     out = {}
     for sub in sorted(Path(root).iterdir()):
-        m = re.fullmatch(r"(\d{4})", sub.name)
+        m = re.fullmatch(r"((?:19|20)\d\d)(?:[-_](\d\d|(?:19|20)\d\d))?", sub.name)
         if sub.is_dir() and m:
-            out[int(m.group(1))] = sub
+            first = int(m.group(1))
+            out[first if m.group(2) is None else first + 1] = sub
     return out
 
 
