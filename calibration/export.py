@@ -30,11 +30,9 @@ foster carers are relatives or friends), E46 from other foster care and E47 from
 (E43 and E44 are retired codes, rule 149); other E8; at 18 E17 when the young person stays put with
 the foster carer, else E8.
 
-**Dates are calendar-true.** The engine counts ages in 365-day years, so a young person leaves at
-18 × 365 days, 4 or 5 days before the calendar 18th birthday. The export therefore derives each
-child's date of birth from the day the engine would have them turn 18: DOB is that day less 18
-calendar years, so the exit at 18 falls ON the 18th birthday (rule 460) and every other age is
-within 5 days of the engine's.
+**Dates are calendar-true.** A child's date of birth is its entry day less its age at entry, and
+the engine has a young person leave care on the calendar 18th birthday from that date (6,574 or
+6,575 days, not 18 x 365), so the exit at 18 falls on the 18th birthday (rule 460).
 
 **No episode shorter than a day** (rule 355): CHILD and DECOM identify an episode, so spells that
 start on the same day as the next are folded into it (the kept episode takes the RNE of the first);
@@ -105,7 +103,6 @@ DECISION_TO_PLACEMENT_DAYS = 274
 ADOPTION_MIN_DAYS = 70
 #: mean of the further wait for the order (assumption: about 9 months placed for adoption in all)
 ADOPTION_EXTRA_MEAN_DAYS = 200.0
-AGE_18_ENGINE_DAYS = 18 * DAYS_PER_YEAR
 
 
 def adoption_placement_days(u: np.ndarray) -> np.ndarray:
@@ -137,19 +134,13 @@ def spells(events: pd.DataFrame, horizon: float) -> pd.DataFrame:
 
 
 def birth_dates(events: pd.DataFrame, start_date: dt.date) -> dict[int, int]:
-    """Each child's calendar-true date of birth (day number): 18 calendar years before the day the engine has it turn 18."""
+    """Each child's date of birth (day number): the day of its entry less its age at entry. The engine counts
+    the 18th birthday by the calendar from the same date (simulation.cohort.eighteenth_birthday_age), so a
+    young person leaving at 18 leaves on that birthday."""
     base = to_day(start_date)
     enter = events[events.event.astype(str).to_numpy() == "enter"]
-    day18 = base + np.floor(enter.day.to_numpy() + AGE_18_ENGINE_DAYS - enter.value.to_numpy()).astype(np.int64)
-    out = {}
-    for c, d in zip(enter.child.to_numpy(), day18):
-        when = to_date(int(d))
-        try:
-            born = when.replace(year=when.year - 18)
-        except ValueError:  # an 18th birthday on 29 February: born on 28 February of a common year
-            born = when.replace(year=when.year - 18, day=28)
-        out[int(c)] = to_day(born)
-    return out
+    born = base + np.floor(enter.day.to_numpy() - enter.value.to_numpy()).astype(np.int64)
+    return {int(c): int(d) for c, d in zip(enter.child.to_numpy(), born)}
 
 
 def episode_rows(events: pd.DataFrame, start_date: dt.date, horizon: float, seed: int, replication: int):

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from experiments.runner import RunResult, run
+from simulation.budget import check_workload
 from models.scenario import Scenario, ScenarioError
 from results.formatting import fmt
 from results.measures import COMPARE, measures
@@ -105,7 +106,7 @@ def _get(s: Scenario, key: str):
     return obj
 
 
-def compare(base: Scenario, alt: Scenario, replications: int, progress=None) -> Comparison:
+def compare(base: Scenario, alt: Scenario, replications: int, progress=None, force: bool = False) -> Comparison:
     """Run both scenarios with the same seed and replication numbers, and pair them.
 
     Raises :class:`ScenarioError` when the two reported periods differ (:func:`check_like_for_like`).
@@ -113,8 +114,10 @@ def compare(base: Scenario, alt: Scenario, replications: int, progress=None) -> 
     check_like_for_like(base, alt)
     if alt.run.seed != base.run.seed:
         alt = alt.replace({"run.seed": base.run.seed})
-    rb = run(base, replications, progress=progress)
-    ra = run(alt, replications, progress=progress)
+    check_workload(base, force=force)
+    check_workload(alt, force=force)  # both refused before either runs
+    rb = run(base, replications, progress=progress, force=force)
+    ra = run(alt, replications, progress=progress, force=force)
     return Comparison(rb, ra, paired_table(rb.metrics, ra.metrics),
                       paired_by_year(rb.metrics, ra.metrics, start_month=base.run.start_date.month))
 

@@ -13,6 +13,7 @@ import pandas as pd
 from models.scenario import Scenario
 from results.metrics import METRIC_COLUMNS, replication_metrics
 from results.summary import summarise
+from simulation.budget import check_workload
 from simulation.engine import simulate
 
 
@@ -38,15 +39,17 @@ class RunResult:
 
 
 def run(scenario: Scenario, replications: int | None = None, keep_events: bool = False,
-        progress: Callable[[int], None] | None = None, command: str | None = None) -> RunResult:
+        progress: Callable[[int], None] | None = None, command: str | None = None, force: bool = False) -> RunResult:
     """Run ``replications`` (default: the scenario's) and return metrics and events.
 
     Events are kept for the first replication only unless ``keep_events``.
-    ``progress`` is called with 1 after each replication.
+    ``progress`` is called with 1 after each replication. A scenario whose estimated work is
+    over ``run.max_events`` is refused (:func:`simulation.budget.check_workload`) unless ``force``.
     """
     n = replications if replications is not None else scenario.run.replications
     if n < 1:
         raise ValueError("replications must be at least 1")
+    check_workload(scenario, force=force)
     t0 = time.perf_counter()
     metrics, events = [], []
     n_events = 0

@@ -24,7 +24,7 @@ class Carers:
     """In-house fostering capacity made of carer households (off: ``inhouse.fostering`` places are plain slots)."""
 
     enabled: bool = param(True, "in-house fostering is made of carer households with approvals and skills")
-    households: int = param(103, "approved in-house households when the warm-up starts", SEED + " 4.2.4", ge=0)
+    households: int = param(103, "approved in-house households when the warm-up starts", SEED + " 4.2.4", ge=0, le=200_000)
     approval_shares: tuple[float, ...] = param(
         (0.47, 0.37, 0.13, 0.03), "share of households approved for 1, 2, 3 and 4 children",
         SEED + " 4.2.4: 178 places in 103 households (1.73 each)", ge=0.0, le=1.0, length=4)
@@ -65,11 +65,11 @@ class Recruitment:
 
     enabled: bool = param(True, "new in-house households are recruited")
     enquiries_per_year: float = param(345.0, "enquiries a year from people interested in fostering for the council",
-                                      OFSTED + " scaled to 103 households, tuned so approvals slightly trail turnover (Placements Commissioning Strategy 8: difficulty recruiting above turnover)", ge=0.0, unit="per year")
+                                      OFSTED + " scaled to 103 households, tuned so approvals slightly trail turnover (Placements Commissioning Strategy 8: difficulty recruiting above turnover)", ge=0.0, le=1e6, unit="per year")
     application_rate: float = probability(0.064, "share of enquiries that become applications", OFSTED + ": 8,010 / 125,195")
     approval_rate: float = probability(0.51, "share of applications approved after assessment", OFSTED + ": 4,080 / 8,010")
     assessment_days: float = param(210.0, "length of an assessment", "domain primer: about 6-8 months", ge=0.0, le=3650.0, unit="days")
-    assessment_capacity: int = param(25, "assessments the fostering service can run at once; applications beyond wait", ASSUMED, ge=1)
+    assessment_capacity: int = param(25, "assessments the fostering service can run at once; applications beyond wait", ASSUMED, ge=1, le=100_000)
     fee_uplift: float = param(0.0, "rise in the in-house carer fee, as a share (0.1 = +10%). It raises the cost of every"
                                    " in-house fostering placement by fee_uplift x inhouse.fostering.fee_share x weekly_cost"
                                    " (not kinship placements), and the applications to foster (fee_conversion_elasticity)",
@@ -121,7 +121,7 @@ class IfaCarers:
     enabled: bool = param(True, "IFA spot placements are made with IFA carer households that have room and the skills")
     households: int = param(70, "IFA households taking the council's children when the warm-up starts",
                             ASSUMED + "; " + SEED + " 4.2.4: 19 agencies on the DPS; sized so that in the default about half the approved places are"
-                            " filled and a quarter of IFA searches find no household with room and the skills (Complex Needs Accommodation Sufficiency Strategy 2019-2024: the IFA sector appears to be reaching capacity)", ge=0)
+                            " filled and a quarter of IFA searches find no household with room and the skills (Complex Needs Accommodation Sufficiency Strategy 2019-2024: the IFA sector appears to be reaching capacity)", ge=0, le=200_000)
     approval_shares: tuple[float, ...] = param(
         (0.47, 0.37, 0.13, 0.03), "share of households approved for 1, 2, 3 and 4 children",
         "as in-house: " + SEED + " 4.2.4", ge=0.0, le=1.0, length=4)
@@ -135,7 +135,7 @@ class IfaCarers:
     deregistration: float = param(0.09, "yearly hazard of a household leaving for any reason but retirement (at turnover.retirement_age, on top)",
                                   OFSTED + ": 12.8% a year in all; as for in-house households, part of it is retirement", ge=0.0, le=10.0, unit="per year")
     approvals_per_year: float = param(6.5, "new households a year recruited by the agencies and taking the council's children",
-                                      ASSUMED + ": with the in-house carers moving across, keeps the pool roughly level", ge=0.0, unit="per year")
+                                      ASSUMED + ": with the in-house carers moving across, keeps the pool roughly level", ge=0.0, le=100_000, unit="per year")
     from_inhouse: float = probability(1.0, "share of in-house carers leaving for an IFA who go on taking the council's children through their agency", ASSUMED)
 
     def __post_init__(self) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIO
 from models.carers import Carers, IfaCarers, Recruitment, Turnover
 from models.siblings import Siblings
 from models.transitions import Escalation, ParentChild, Reviews, StayingPut, StepDown
-from models.schema import ScenarioError, build, param, parse_value, probability, render, section, set_dotted, to_dict
+from models.schema import (MAX_DEPTH, ScenarioError, _too_deep, build, load_toml, param, parse_value, probability, render, section, set_dotted,
+                           to_dict)
 
 SEED_TITLE = "Placements Commissioning Strategy: discussion paper and options appraisal"
 SEED = SEED_TITLE
@@ -43,7 +43,10 @@ class RunSettings:
     years: int = param(10, "simulated years reported", ge=1, le=200)
     warmup_years: int = param(3, "years simulated before the reported period, from the initial stock, then discarded", ge=0, le=50)
     replications: int = param(40, "independent replications (the 90% intervals come from these)", ge=1, le=100_000)
-    seed: int = param(20190401, "root seed; every random stream is spawned from it", ge=0)
+    seed: int = param(20190401, "root seed; every random stream is spawned from it", ge=0, le=2**63 - 1)
+    max_events: int = param(10_000_000, "most events one replication may log: a larger run is refused before it starts (its"
+                                        " estimate) or stopped when it gets there. A national-scale authority (300 times the"
+                                        " default) logs about 5 million", ge=1_000, le=1_000_000_000, unit="events")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Entries:
     enabled: bool = param(True, "children enter care as a Poisson process (off: only the initial stock)")
     rate_per_year: float = param(
         118.0, "expected entries to care in the first reported year", "stock of ~300 over a mean stay of ~2.4 years (Little's law); appraisal footnote 2",
-        ge=0.0, unit="children/year")
+        ge=0.0, le=100_000.0, unit="children/year")
     trend: float = param(0.0, "yearly growth of the entry rate (0.03 = +3% a year)", "appraisal forecast: broadly flat", ge=-0.5, le=1.0)
     age_shares: tuple[float, ...] = param(
         (0.19, 0.15, 0.16, 0.30, 0.20), f"age at entry, {_BANDS5}", NATIONAL + ": starts by age", ge=0.0, le=1.0, length=5)
@@ -75,7 +78,8 @@ class Entries:
     uasc_share_by_age: tuple[float, ...] = param(
         (0.0, 0.0, 0.0, 0.04, 0.75), f"share of single entrants who are unaccompanied asylum-seeking children, {_BANDS5}",
         SEED + " 5.3.1: UASC mostly 16-17, ~64% of the 16+ cohort", ge=0.0, le=1.0, length=5)
-    initial_children: int = param(300, "children already in care when the warm-up starts", SEED + " 5.2: 287 in the modelled pools at 31/03/2018", ge=0)
+    initial_children: int = param(300, "children already in care when the warm-up starts", SEED + " 5.2: 287 in the modelled pools at 31/03/2018",
+                                 ge=0, le=500_000)
     initial_age_shares: tuple[float, ...] = param(
         (0.05, 0.14, 0.18, 0.38, 0.25), f"age of the initial stock, {_BANDS5}", NATIONAL + ": children in care at 31 March by age",
         ge=0.0, le=1.0, length=5)
@@ -144,7 +148,8 @@ class Kinship:
     probability_by_age: tuple[float, ...] = param(
         (0.144, 0.162, 0.162, 0.108, 0.045), f"chance a connected carer is found when a child first needs a placement, {_BANDS5}",
         SEED + " 5.2: ~30 children in family and friends care (tuned to it with the breakdown hazards)", ge=0.0, le=1.0, length=5)
-    weekly_cost: float = param(357.0, "weekly cost of a kinship placement (paid at in-house rates)", SEED + " 9.1: in-house average Aug 2018", ge=0.0, unit="GBP/week")
+    weekly_cost: float = param(357.0, "weekly cost of a kinship placement (paid at in-house rates)", SEED + " 9.1: in-house average Aug 2018",
+                               ge=0.0, le=100_000.0, unit="GBP/week")
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,7 @@ class InHouse:
 @dataclass(frozen=True)
 class SpotMarket:
     enabled: bool = param(True, "places can be spot-purchased from this market")
-    weekly_price: float = param(0.0, "weekly spot price in the first reported year", ge=0.0, unit="GBP/week")
+    weekly_price: float = param(0.0, "weekly spot price in the first reported year", ge=0.0, le=100_000.0, unit="GBP/week")
     inflation: float = param(0.03, "yearly rise of the spot price", ASSUMED, ge=-0.5, le=1.0)
     tightness: float = probability(0.2, "market tightness: a spot search fails with this probability")
     search_days: float = param(2.0, "days a spot search takes before its outcome is known", ge=0.0, le=365.0, unit="days")
@@ -254,10 +259,11 @@ class Spot:
 
 @dataclass(frozen=True)
 class BlockContract:
-    places: int = param(0, "places reserved under the block contract (0: no contract)", ge=0)
-    weekly_price: float = param(0.0, "weekly price of an occupied block place", ge=0.0, unit="GBP/week")
+    places: int = param(0, "places reserved under the block contract (0: no contract)", ge=0, le=10_000)
+    weekly_price: float = param(0.0, "weekly price of an occupied block place", ge=0.0, le=100_000.0, unit="GBP/week")
     retainer: float = probability(0.6, "retainer for an empty place, as a share of the weekly price")
-    retainer_weekly: float | None = param(None, "fixed weekly retainer per empty place; when set it replaces the share", ge=0.0, unit="GBP/week")
+    retainer_weekly: float | None = param(None, "fixed weekly retainer per empty place; when set it replaces the share", ge=0.0,
+                                          le=100_000.0, unit="GBP/week")
     start: dt.date = param(dt.date(2019, 4, 1), "first day of the contract")
     term_years: float = param(10.0, "length of the contract", gt=0.0, le=100.0, unit="years")
     end: dt.date | None = param(None, "last day of the contract; when set it replaces term_years")
@@ -266,7 +272,8 @@ class BlockContract:
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:
-            raise ScenarioError("end", f"contract ends ({self.end}) before it starts ({self.start})")
+            word = "on the day it starts" if self.end == self.start else f"before it starts ({self.start})"
+            raise ScenarioError("end", f"contract ends ({self.end}) {word}: it must end after it starts")
         if not self.needs:
             raise ScenarioError("needs", "a block must accept at least one need band")
 
@@ -302,13 +309,13 @@ class Breakdowns:
     placements). Most happen early in a placement, hence the early multiplier."""
 
     enabled: bool = param(True, "placements end and the child needs a new one, at the hazards below")
-    kinship: tuple[float, ...] = param((0.024, 0.036, 0.06, 0.09), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
-    inhouse_fostering: tuple[float, ...] = param((0.036, 0.06, 0.102, 0.18), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
-    ifa: tuple[float, ...] = param((0.042, 0.066, 0.114, 0.204), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=50.0, length=4, unit="per year")
-    residential: tuple[float, ...] = param((0.09, 0.12, 0.15, 0.18), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
-    supported: tuple[float, ...] = param((0.06, 0.09, 0.15, 0.21), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=50.0, length=4, unit="per year")
+    kinship: tuple[float, ...] = param((0.024, 0.036, 0.06, 0.09), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=12.0, length=4, unit="per year")
+    inhouse_fostering: tuple[float, ...] = param((0.036, 0.06, 0.102, 0.18), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=12.0, length=4, unit="per year")
+    ifa: tuple[float, ...] = param((0.042, 0.066, 0.114, 0.204), f"yearly hazard, {_NEEDS4}", _MOVES, ge=0.0, le=12.0, length=4, unit="per year")
+    residential: tuple[float, ...] = param((0.09, 0.12, 0.15, 0.18), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=12.0, length=4, unit="per year")
+    supported: tuple[float, ...] = param((0.06, 0.09, 0.15, 0.21), f"yearly hazard, {_NEEDS4}", ASSUMED, ge=0.0, le=12.0, length=4, unit="per year")
     early_days: float = param(120.0, "length of the early, less stable part of a placement", _MOVES, ge=0.0, le=3650.0, unit="days")
-    early_multiplier: float = param(15.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=100.0)
+    early_multiplier: float = param(15.0, "hazard multiplier during the early part (1: constant hazard)", _MOVES, ge=0.0, le=50.0)
 
     def for_pool(self, pool: str) -> tuple[float, ...]:
         return getattr(self, pool)
@@ -333,8 +340,10 @@ class MoveOn:
 @dataclass(frozen=True)
 class Waiting:
     weekly_cost: float = param(4000.0, "weekly cost of an emergency placement while no suitable placement is found",
-                               "assumption: unregistered/emergency placements cost more than a spot residential bed", ge=0.0, unit="GBP/week")
-    retry_days: float = param(3.0, "days before a child whose every search failed is searched for again", ASSUMED, gt=0.0, le=365.0, unit="days")
+                               "assumption: unregistered/emergency placements cost more than a spot residential bed", ge=0.0,
+                               le=100_000.0, unit="GBP/week")
+    retry_days: float = param(3.0, "days before a child whose every search failed is searched for again", ASSUMED + "; at least"
+                              " half a day, since searching again sooner adds events but no placements", ge=0.5, le=365.0, unit="days")
 
 
 @dataclass(frozen=True)
@@ -448,15 +457,14 @@ class Scenario:
         """Validate ``data``; every key it leaves out takes the default scenario's value."""
         if not isinstance(data, dict):
             raise ScenarioError("", "a scenario must be a table of sections")
+        path = _too_deep(data, MAX_DEPTH)
+        if path is not None:
+            raise ScenarioError(path, f"nests lists or tables too deeply (at most {MAX_DEPTH} levels)")
         return build(cls, _merge(to_dict(cls()), data))
 
     @classmethod
     def from_toml(cls, text: str, origin: str = "scenario") -> "Scenario":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise ScenarioError("", f"{origin} is not valid TOML: {e}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml(text, origin))
 
     @classmethod
     def load(cls, path: str | Path) -> "Scenario":
@@ -466,7 +474,7 @@ class Scenario:
         if path.is_dir():
             raise ScenarioError("", f"scenario path is a folder, not a file: {path}")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise ScenarioError("", f"{path} is not a UTF-8 text file") from None
         return cls.from_toml(text, origin=str(path))
@@ -499,10 +507,11 @@ class Scenario:
         """Apply ``KEY=VALUE`` strings from the command line."""
         changes = {}
         for a in assignments:
-            if "=" not in a:
-                raise ScenarioError(a, "expected KEY=VALUE")
-            key, text = a.split("=", 1)
-            changes[key.strip()] = parse_value(text.strip())
+            key, _eq, text = a.partition("=")
+            key = key.strip()
+            if not _eq or not key or any(not part for part in key.split(".")):
+                raise ScenarioError("--set", f"expected KEY=VALUE with a dotted key such as contracts.ifa.places=8, got {a!r}")
+            changes[key] = parse_value(text.strip())
         return self.replace(changes)
 
     def differences(self, other: "Scenario | None" = None) -> dict[str, tuple[Any, Any]]:

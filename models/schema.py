@@ -19,6 +19,12 @@ from typing import Any
 import tomlkit
 
 
+#: dates a scenario may hold: the placement market of the last and the next century
+DATE_MIN, DATE_MAX = dt.date(1950, 1, 1), dt.date(2200, 12, 31)
+#: how deep a TOML document may nest (a scenario needs 4 levels; a policy rule list 5)
+MAX_DEPTH = 20
+
+
 class ScenarioError(ValueError):
     """A scenario value is missing, unknown, mistyped or out of range.
 
@@ -28,7 +34,12 @@ class ScenarioError(ValueError):
     def __init__(self, key: str, problem: str):
         self.key = key
         self.problem = problem
-        super().__init__(f"{key}: {problem}" if key else problem)
+        super().__init__(key, problem)  # both, so the error can be rebuilt from its args (SimPy, pickling)
+
+    def __str__(self) -> str:
+        key = self.key if self.key.isprintable() else repr(self.key)  # a key with a line break stays on one line
+        problem = " ".join(self.problem.splitlines())
+        return f"{key}: {problem}" if self.key else problem
 
 
 def param(
@@ -161,6 +172,8 @@ def _check_limits(value: Any, meta: dict, key: str) -> None:
                 raise ScenarioError(k, f"must be greater than {meta['gt']:g}, got {v:g}")
             if isinstance(v, float) and math.isinf(v) and meta.get("le") is None:
                 raise ScenarioError(k, "must be finite")
+        if isinstance(v, dt.date) and not DATE_MIN <= v <= DATE_MAX:
+            raise ScenarioError(k, f"must be a date from {DATE_MIN} to {DATE_MAX}, got {v}")
         if isinstance(v, str) and meta.get("choices") and v not in meta["choices"]:
             raise ScenarioError(k, f"must be one of {', '.join(meta['choices'])}; got {v!r}")
 
@@ -223,9 +236,42 @@ def set_dotted(data: dict, key: str, value: Any) -> None:
 def parse_value(text: str) -> Any:
     """Parse a command-line value as TOML (``8``, ``0.6``, ``true``, ``[1, 2]``), else a string."""
     try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+        return load_toml(f"v = {text}", "value")["v"]
+    except ScenarioError:
         return text
+
+
+def load_toml(text: str, origin: str = "scenario") -> dict:
+    """Parse TOML text into plain data, or raise a one-line :class:`ScenarioError`.
+
+    A UTF-8 byte-order mark is dropped (spreadsheet tools write one). Documents nested deeper than
+    :data:`MAX_DEPTH` are refused, including those too deep for the parser itself."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError("", f"{origin} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError("", f"{origin} nests arrays or tables too deeply (at most {MAX_DEPTH} levels)") from None
+    path = _too_deep(data, MAX_DEPTH)
+    if path is not None:
+        raise ScenarioError(path, f"nests arrays or tables too deeply (at most {MAX_DEPTH} levels)")
+    return data
+
+
+def _too_deep(value: Any, depth: int, path: str = "") -> str | None:
+    """The dotted path where ``value`` goes deeper than ``depth`` levels, or None (iterative: no recursion limit)."""
+    stack = [(value, path, 0)]
+    while stack:
+        v, p, d = stack.pop()
+        if d > depth:
+            return p or "(document)"
+        if isinstance(v, dict):
+            stack.extend((x, f"{p}.{k}" if p else str(k), d + 1) for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((x, f"{p}[{i}]", d + 1) for i, x in enumerate(v))
+    return None
 
 
 # --------------------------------------------------------------------------- rendering

@@ -47,7 +47,8 @@ class StayingPut:
     probability: float = probability(0.35, "share of 18-year-olds in foster care who stay put",
                                      "DfE care leavers statistics: about a third of 18-year-olds in foster care stay put; " + ASSUMED)
     until_age: float = param(21.0, "age at which staying put ends", "Children and Families Act 2014: up to 21", ge=18.0, le=25.0, unit="years")
-    weekly_cost: float = param(300.0, "weekly cost of a staying-put arrangement to the council", ASSUMED, ge=0.0, unit="GBP/week")
+    weekly_cost: float = param(300.0, "weekly cost of a staying-put arrangement to the council", ASSUMED, ge=0.0, le=100_000.0,
+                               unit="GBP/week")
 
 
 @dataclass(frozen=True)

@@ -242,4 +242,9 @@ def replication_metrics(events: pd.DataFrame, scenario: Scenario, replication: i
     carer_metrics(ev, place, edges, put)
     parent_child_metrics(ev, place, wait, edges, put)
     sibling_metrics(ev, place, wait, care, edges, put)
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    out = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    infinite = np.isinf(out.value.to_numpy())
+    if infinite.any():  # never written: the schema's limits keep every input finite, so this is a fault
+        bad = out[infinite].iloc[0]
+        raise ArithmeticError(f"metric {bad.metric} ({bad.pool}, {bad.year}) is not finite; nothing was written")
+    return out

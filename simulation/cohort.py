@@ -137,8 +137,26 @@ def arrival_days(scenario: Scenario, streams: Streams, horizon: float, offset: f
     return inverse(np.sort(rng.random(n)) * total)
 
 
-def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, route_u: np.ndarray):
-    """Age-dependent exit: invert the piecewise-constant cumulative hazard at a unit exponential."""
+def eighteenth_birthday_age(scenario: Scenario, entry: np.ndarray, age_days: np.ndarray, offset: float) -> np.ndarray:
+    """Each child's age in days on its 18th birthday, by the calendar (6,574 or 6,575 days, not 18 x 365).
+
+    The birth date is the calendar date of engine day ``entry - age`` (engine day ``offset`` is
+    ``run.start_date``); a child born on 29 February turns 18 on 28 February, as the DfE's SSDA903
+    validation (a date of birth plus 18 years) counts it."""
+    origin = np.datetime64(scenario.run.start_date, "D") - np.timedelta64(int(round(offset)), "D")
+    birth = origin + np.floor(entry - age_days).astype("timedelta64[D]")
+    month = birth.astype("datetime64[M]")
+    day_of_month = birth - month.astype("datetime64[D]")
+    later = month + 18 * 12
+    last_day = (later + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
+    birthday = np.minimum(later.astype("datetime64[D]") + day_of_month, last_day)
+    return (birthday - birth).astype(float)
+
+
+def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, route_u: np.ndarray,
+               eighteen: np.ndarray | float = _EDGES_DAYS[-1]):
+    """Age-dependent exit: invert the piecewise-constant cumulative hazard at a unit exponential.
+    ``eighteen``: each child's age on its 18th birthday, when it leaves care at the latest."""
     x = scenario.exits
     routes = np.array([getattr(x, r) for r in EXIT_ROUTES], dtype=float) / DAYS_PER_YEAR  # (4, 5)
     if not x.enabled:
@@ -161,7 +179,6 @@ def _exit_days(scenario: Scenario, age_days: np.ndarray, e_draw: np.ndarray, rou
     band = np.clip(np.searchsorted(_EDGES_DAYS, age_exit, side="right") - 1, 0, len(h) - 1)
     probs = routes[:, band] / np.where(h[band] > 0, h[band], 1.0)
     route = (route_u[None, :] > np.cumsum(probs, axis=0)).sum(axis=0).clip(0, len(EXIT_ROUTES) - 1)
-    eighteen = _EDGES_DAYS[-1]
     if x.leave_at_18:
         at18 = age_exit >= eighteen
         age_exit = np.where(at18, np.maximum(eighteen, age_days), age_exit)
@@ -203,7 +220,7 @@ def _groups(scenario: Scenario, streams: Streams, days: np.ndarray, horizon: flo
 
 
 def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_shares, stock: bool, group=None,
-                   review=None, sibling_of=None) -> Cohort:
+                   review=None, sibling_of=None, offset: float = 0.0) -> Cohort:
     e = scenario.entries
     n = len(entry)
     band = (u[:, _AGE_BAND, None] > np.cumsum(age_shares)[None, :]).sum(axis=1).clip(0, 4)
@@ -214,7 +231,8 @@ def _draw_children(scenario: Scenario, u: np.ndarray, entry: np.ndarray, age_sha
     size = np.bincount(group, minlength=n)[group]
     sibling_of = np.full(n, -1, dtype=np.int64) if sibling_of is None else sibling_of
     uasc = (u[:, _UASC] < np.asarray(e.uasc_share_by_age)[band]) & (size == 1) & (sibling_of < 0)  # UASC arrive alone
-    stay, route = _exit_days(scenario, age, -np.log1p(-u[:, _EXIT]), u[:, _ROUTE])
+    stay, route = _exit_days(scenario, age, -np.log1p(-u[:, _EXIT]), u[:, _ROUTE],
+                             eighteenth_birthday_age(scenario, entry, age, offset))
     k = scenario.kinship
     kin = (u[:, _KIN] < np.asarray(k.probability_by_age)[band]) & ~uasc & k.enabled
     m = scenario.move_on
@@ -259,12 +277,13 @@ def draw_cohort(scenario: Scenario, streams: Streams, horizon: float, offset: fl
     """The initial stock (entering at day 0) followed by the entrants over ``[0, horizon)``."""
     n0 = scenario.entries.initial_children
     stock = _draw_children(scenario, _uniform_rows(streams, "stock", n0), np.zeros(n0), scenario.entries.initial_age_shares, True,
-                           review=_uniform_rows(streams, "stock-review", n0, RESERVOIR))
+                           review=_uniform_rows(streams, "stock-review", n0, RESERVOIR), offset=offset)
     stock.stock_pool = stock_pools(scenario, streams, n0)
     stock.parent_child = parent_child(scenario, streams, "stock-parent-child", stock)
     days, first, sibling_of = _groups(scenario, streams, arrival_days(scenario, streams, horizon, offset), horizon)
     new = _draw_children(scenario, _uniform_rows(streams, "entrant", len(days)), days, scenario.entries.age_shares, False, first,
-                         review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR), sibling_of=sibling_of)
+                         review=_uniform_rows(streams, "entrant-review", len(days), RESERVOIR), sibling_of=sibling_of,
+                         offset=offset)
     new.parent_child = parent_child(scenario, streams, "entrant-parent-child", new)
     new.group = new.group + n0
     new.sibling_of = np.where(new.sibling_of >= 0, new.sibling_of + n0, -1)

@@ -25,6 +25,7 @@ from simpy.events import Event
 from models.catalogue import AGE_BANDS, DAYS_PER_YEAR, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, age_band
 from models.scenario import Scenario
 from simulation.cohort import RESERVOIR, ROUTES, Cohort
+from simulation.budget import EventBudget
 from simulation.capacity import capacity_changes, capacity_schedule
 from simulation.carer_service import CarerService
 from simulation.groups import Group, SiblingGroups
@@ -604,6 +605,7 @@ class Market:
             self.env.process(self.contract(m))
         if capacity_changes(self.s):
             self.env.process(capacity_schedule(self))
+        self.env.process(EventBudget(self).process())
         for svc in (self.carers, self.ifa_carers):
             if svc is not None:
                 svc.start()
