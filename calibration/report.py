@@ -29,9 +29,12 @@ def calibration_text(ret: Returns, eps: Episodes, est: Estimates, codes: CodeMap
              f"episode rows used: {used}"]
     if len(ret.rejected):
         lines.append("Rejected rows by reason:")
-        reasons = ret.rejected.reason.str.replace(r" '.*'$", "", regex=True).value_counts()
+        reasons = ret.rejected.reason.str.replace(r" ('.*'|\(\d+, the column line has \d+\))$", "", regex=True).value_counts()
         lines += [f"  {n:>6}  {r}" for r, n in reasons.items()]
     lines.append(f"Layout: {ret.layout}" if ret.layout else "Layout: (built in memory)")
+    if ret.date_orders:
+        lines.append("Date order, told from each file's values:")
+        lines += [f"  {f}: {note}" for f, note in ret.date_orders.items()]
     if ret.warnings:
         lines.append(f"Warnings ({len(ret.warnings)}): what was odd, what was done, how often, examples")
         lines += [f"  {w.line()}" for w in ret.warnings]
