@@ -202,7 +202,7 @@ def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures,
     import time
 
     from experiments.experiment import load_experiment
-    from experiments.sweep import SweepAborted, check_folder, completed, sweep
+    from experiments.sweep import SweepAborted, check_folder, scan_parts, sweep
     from results.store import new_run_dir
 
     if scheduler and executor != "dask":
@@ -211,7 +211,8 @@ def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures,
         raise ScenarioError("--resume", "needs --out, the folder of the sweep to finish")
     exp = load_experiment(experiment)  # validates every scenario before anything runs
     out_dir = Path(out) if out else new_run_dir("runs", f"sweep-{exp.name}")
-    check_folder(out_dir, exp, resume)
+    manifest = check_folder(out_dir, exp, resume)  # writes nothing; rebuilds a damaged manifest if it can
+    _writable(out_dir)
     total = len(exp.runs())
     workers = workers or os.cpu_count() or 1
     where = f"dask scheduler {scheduler}" if scheduler else (
@@ -219,7 +220,12 @@ def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures,
     if not quiet:
         click.echo(f"placesim sweep '{exp.name}': {len(exp.points)} scenarios x {exp.replications} replications = "
                    f"{total} runs on {where}, seed {exp.seed}; results in {out_dir}/", err=True)
-    already = len(completed(out_dir) & {r.run_id for r in exp.runs()}) if resume and out_dir.is_dir() else 0
+    for note in manifest.get("rebuilt", []) if resume else []:
+        click.echo(f"note: {note['damage']}; rebuilt from {experiment} ({note['evidence']})", err=True)
+    scan = scan_parts(out_dir) if resume else None
+    for path, why in scan.damaged.items() if scan else ():
+        click.echo(f"note: {path} cannot be read ({why}); it is set aside as {path.name}.damaged and run again", err=True)
+    already = len(set(scan.good) & {r.run_id for r in exp.runs()}) if scan else 0
     t0 = time.perf_counter()
     state = {"done": 0, "failed": 0}
     label = f"runs ({already} done before)" if already else "runs"
@@ -303,6 +309,7 @@ def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
 
     n_runs = len({o.id for o in load_options(phase)}) * replications
     out_dir = Path(out) if out else new_run_dir("runs", f"appraise-{phase}")
+    _writable(out_dir)  # before any simulation
     with click.progressbar(length=n_runs, label="simulating", file=sys.stderr, show_eta=True) if not quiet else _NoBar() as bar:
         result = appraise(phase, replications, workers=workers, progress=bar.update)
     write_appraisal(result, out_dir, command=_command_line(click.get_current_context()), figures=not no_figures)
