@@ -10,12 +10,35 @@ import click
 import pandas as pd
 
 from models.scenario import Scenario, ScenarioError
+from simulation.budget import check_workload
 
 EXIT_BAD_INPUT = 2
 
 
+#: click 8.2 raises this for a group called without a command (older versions print the help themselves)
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class _Group(click.Group):
     """Turns every input error into one line naming the problem, exit code 2, no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Usage errors (an unknown option, a value out of its range) as one ``error:`` line naming the
+        option and what it allows, instead of click's usage block."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as e:  # a bare command: its help, as click would show it
+            click.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
+            sys.exit(0)
+        except click.UsageError as e:
+            click.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        if isinstance(rv, int) and rv != 0:  # ctx.exit(code) returns the code when not standalone
+            sys.exit(rv)
+        return rv
 
     def invoke(self, ctx):
         try:
@@ -87,9 +110,10 @@ def scenario_check(path: str) -> None:
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Output folder (default: a new folder under runs/).")
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one scenario value, e.g. --set contracts.ifa.places=8. Repeatable.")
 @click.option("--keep-events", is_flag=True, help="Keep the event log of every replication, not just the first.")
+@click.option("--force", is_flag=True, help="Run even when the estimated work is over run.max_events (the limit still stops a replication that reaches it).")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the output folder.")
-def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_figures, quiet) -> None:
+def run_cmd(path, replications, years, seed, out, assignments, keep_events, force, no_figures, quiet) -> None:
     """Run a scenario (the built-in default authority if PATH is omitted) and summarise it."""
     from experiments.runner import run
     from results.figures import write_figures
@@ -100,6 +124,7 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
     if _run_settings(years, seed):
         s = s.replace(_run_settings(years, seed))
     n = replications or s.run.replications
+    check_workload(s, force=force)  # before the output folder is made
     out_dir = Path(out) if out else new_run_dir("runs", s.name)
     _writable(out_dir)
     command = _command_line(click.get_current_context())
@@ -107,7 +132,7 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
         click.echo(f"placesim: scenario '{s.name}', {n} replications x {s.run.years} years "
                    f"(+{s.run.warmup_years} warm-up), seed {s.run.seed}", err=True)
     with click.progressbar(length=n, label="simulating", file=sys.stderr) if not quiet else _NoBar() as bar:
-        result = run(s, n, keep_events=keep_events, progress=bar.update, command=command)
+        result = run(s, n, keep_events=keep_events, progress=bar.update, command=command, force=force)
     table = summarise(result.metrics)
     text = format_summary(table, title=f"Scenario '{s.name}': yearly means over {s.run.years} years, {n} replications")
     write_tables(out_dir, result.metrics, result.events, table, text, result.manifest)
@@ -135,7 +160,8 @@ def run_cmd(path, replications, years, seed, out, assignments, keep_events, no_f
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of BOTH scenarios. Repeatable.")
 @click.option("--set-base", "base_assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of BASE only. Repeatable.")
 @click.option("--set-alt", "alt_assignments", multiple=True, metavar="KEY=VALUE", help="Change one value of ALT only. Repeatable.")
-def compare_cmd(base, alt, replications, years, seed, out, assignments, base_assignments, alt_assignments) -> None:
+@click.option("--force", is_flag=True, help="Run even when the estimated work is over run.max_events.")
+def compare_cmd(base, alt, replications, years, seed, out, assignments, base_assignments, alt_assignments, force) -> None:
     """Compare ALT with BASE under common random numbers (either may be 'default').
 
     --set changes both, --set-base and --set-alt one side; --years and --seed apply to both.
@@ -153,11 +179,13 @@ def compare_cmd(base, alt, replications, years, seed, out, assignments, base_ass
     if b_name == a_name:
         b_name, a_name = f"{b_name} (base)", f"{a_name} (alt)"
     check_like_for_like(b, a, f"BASE {b_name!r}", f"ALT {a_name!r}")
+    check_workload(b, force=force)
+    check_workload(a, force=force)
     n = replications or b.run.replications
     out_dir = Path(out) if out else new_run_dir("runs", f"compare-{a.name}")
     _writable(out_dir)
     with click.progressbar(length=2 * n, label="simulating", file=sys.stderr) as bar:
-        result = compare(b, a, n, progress=bar.update)
+        result = compare(b, a, n, progress=bar.update, force=force)
     text = format_comparison(result.table, b_name, a_name, result.by_year)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = pd.concat([result.base.metrics.assign(scenario="base"), result.alt.metrics.assign(scenario="alt")], ignore_index=True)
@@ -195,8 +223,9 @@ def _writable(out_dir: Path) -> None:
 @click.option("--scheduler", metavar="ADDRESS", help="Address of a dask scheduler, e.g. tcp://10.0.0.5:8786 "
               "(with --executor dask; without it a local dask cluster of --workers processes is started).")
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures of the risk register.")
+@click.option("--force", is_flag=True, help="Run scenarios whose estimated work is over run.max_events.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the output folder.")
-def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures, quiet) -> None:
+def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures, force, quiet) -> None:
     """Run every scenario x replication of an EXPERIMENT file, then write the risk register."""
     import os
     import time
@@ -210,6 +239,11 @@ def sweep_cmd(experiment, workers, out, resume, executor, scheduler, no_figures,
     if resume and not out:
         raise ScenarioError("--resume", "needs --out, the folder of the sweep to finish")
     exp = load_experiment(experiment)  # validates every scenario before anything runs
+    for point in exp.points:  # and refuses, before anything runs, a scenario that would take too much
+        try:
+            check_workload(point.scenario, force=force, workers=1)
+        except ScenarioError as e:
+            raise ScenarioError(e.key, f"{e.problem} (scenario {point.label})") from None
     out_dir = Path(out) if out else new_run_dir("runs", f"sweep-{exp.name}")
     manifest = check_folder(out_dir, exp, resume)  # writes nothing; rebuilds a damaged manifest if it can
     _writable(out_dir)
@@ -301,7 +335,7 @@ def _report(folder: Path) -> None:
 @click.option("--no-figures", is_flag=True, help="Skip the PNG figures (report.html still has its own).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the output folder.")
 def appraise_cmd(phase, replications, workers, out, no_figures, quiet) -> None:
-    """Appraise the council's commissioning options A-E: static check against simulated spend and risk."""
+    """Appraise the council's commissioning options A-E: the appraisal's own figures against simulated spend and risk."""
     from experiments.appraise import appraise, format_appraisal, load_options, write_appraisal
     from results.report import write_report
     from results.workbook import write_workbook

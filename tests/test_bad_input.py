@@ -211,3 +211,11 @@ def test_fuzzed_scenarios_only_ever_fail_with_a_named_scenario_error(changes):
             simulate(s.replace({"run.years": 1, "run.warmup_years": 0}), 0)
         except ScenarioError:
             pass
+
+
+def test_a_sweep_with_a_scenario_over_the_event_limit_is_refused_before_it_runs(tmp_path):
+    exp = tmp_path / "big.toml"
+    exp.write_text('name = "big"\nreplications = 2\n[factors]\n"entries.rate_per_year" = [118, 90000]\n', encoding="utf-8")
+    one_line_error(["sweep", str(exp), "--workers", "1", "--out", str(tmp_path / "s")],
+                   "entries.rate_per_year: one replication would log about", "(scenario rate_per_year=90000)")
+    assert not (tmp_path / "s" / "parts").exists()
