@@ -38,13 +38,13 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from models.catalogue import MARKETS
 from models.scenario import Scenario, ScenarioError
+from models.schema import load_toml
 from results.risk import RiskSettings, short_names
 
 #: keys a factor may not vary: the experiment sets them for every scenario
@@ -167,11 +167,9 @@ def experiment_from_text(raw: bytes | str, root: Path | None = None, origin: str
     else:
         text = raw.removeprefix("\ufeff")
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ExperimentError("", f"{origin} is not valid TOML: {e}") from None
-    except RecursionError:
-        raise ExperimentError("", f"{origin} is not valid TOML: arrays or tables nested too deeply") from None
+        data = load_toml(text, origin)
+    except ScenarioError as e:
+        raise ExperimentError(e.key, e.problem) from None
     try:
         return experiment_from_dict(data, root=root, source=text)
     except RecursionError:

@@ -509,8 +509,10 @@ class Scenario:
         for a in assignments:
             key, _eq, text = a.partition("=")
             key = key.strip()
-            if not _eq or not key or any(not part for part in key.split(".")):
+            if not key or any(not part for part in key.split(".")):
                 raise ScenarioError("--set", f"expected KEY=VALUE with a dotted key such as contracts.ifa.places=8, got {a!r}")
+            if not _eq:
+                raise ScenarioError(key, f"expected KEY=VALUE (e.g. --set {key}=8), got {a!r}")
             changes[key] = parse_value(text.strip())
         return self.replace(changes)
 

@@ -253,7 +253,7 @@ def load_toml(text: str, origin: str = "scenario") -> dict:
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("", f"{origin} is not valid TOML: {e}") from None
     except RecursionError:
-        raise ScenarioError("", f"{origin} nests arrays or tables too deeply (at most {MAX_DEPTH} levels)") from None
+        raise ScenarioError("", f"{origin} is not valid TOML: arrays or tables nested too deeply (at most {MAX_DEPTH} levels)") from None
     path = _too_deep(data, MAX_DEPTH)
     if path is not None:
         raise ScenarioError(path, f"nests arrays or tables too deeply (at most {MAX_DEPTH} levels)")

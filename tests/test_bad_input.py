@@ -130,7 +130,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     (["compare", "default"], ["ALT"]),
     (["run", "--set", ".=1"], ["--set", "'.=1'"]),
     (["run", "--set", "=5"], ["--set", "'=5'"]),
-    (["run", "--set", "contracts.ifa.places"], ["--set", "'contracts.ifa.places'"]),
+    (["run", "--set", "contracts.ifa.places"], ["contracts.ifa.places: expected KEY=VALUE", "'contracts.ifa.places'"]),
 ])
 def test_usage_errors_are_one_line_naming_the_option(args, needles):
     one_line_error(args, *needles)
