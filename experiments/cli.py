@@ -310,10 +310,12 @@ def risk_cmd(folder, no_figures) -> None:
 @main.command("report")
 @click.argument("folder", type=click.Path(file_okay=False))
 def report_cmd(folder) -> None:
-    """Write report.html (one self-contained page) for a run, comparison, sweep or appraisal FOLDER."""
+    """Write report.html (one self-contained page) and workbook.xlsx for a run, comparison, sweep or appraisal FOLDER."""
     from results.report import write_report
+    from results.workbook import write_workbook
 
     click.echo(str(write_report(Path(folder))))
+    click.echo(str(write_workbook(Path(folder))))
 
 
 def _report(folder: Path) -> None:

@@ -58,8 +58,9 @@ def test_run_writes_a_self_contained_report_with_its_numbers(run_dir):
 
 def test_report_command_rewrites_and_bad_folders_are_one_line_errors(run_dir, tmp_path):
     (run_dir / "report.html").unlink()
+    (run_dir / "workbook.xlsx").unlink()
     res = CliRunner().invoke(main, ["report", str(run_dir)])
-    assert res.exit_code == 0 and (run_dir / "report.html").is_file()
+    assert res.exit_code == 0 and (run_dir / "report.html").is_file() and (run_dir / "workbook.xlsx").is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
     res = CliRunner().invoke(main, ["report", str(empty)])
