@@ -261,9 +261,7 @@ def estimate(eps: Episodes, codes: CodeMap | None = None, early_days: float = 12
     t = eps.table
     w0, w1 = eps.first_day, eps.last_day + 1  # window [w0, w1)
     start, stop, dob = t.start.to_numpy(), t.stop.to_numpy(), t.dob.to_numpy()
-    child = t.child.to_numpy()
     a, b = np.maximum(start, w0), np.minimum(stop, w1)
-    days_in = np.clip(b - a, 0.0, None)
     pool = t.pool.to_numpy()
 
     # entries

@@ -76,7 +76,6 @@ import pandas as pd
 from calibration.clean import Episodes, finish
 from calibration.codes import CodeMap
 from calibration.read903 import EPISODES_COLUMNS, HEADER_COLUMNS, return_end, to_date, to_day
-from models.catalogue import DAYS_PER_YEAR
 from simulation.streams import Streams
 
 PLACE_OF: dict[str, tuple[str, str]] = {

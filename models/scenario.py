@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.catalogue import AGE_BANDS, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS
+from models.catalogue import AGE_BANDS, NEED_BANDS, OPTION_NAMES, POOLS
 from models.carers import Carers, IfaCarers, Recruitment, Turnover
 from models.siblings import Siblings
 from models.transitions import Escalation, ParentChild, Reviews, StayingPut, StepDown

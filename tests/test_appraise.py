@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.appraise import (LETTERS, PHASES, PRESETS, STATIC, AppraisalError, appraisal_table, appraise,
+from experiments.appraise import (LETTERS, PHASES, PRESETS, STATIC, AppraisalError, appraise,
                                   format_appraisal, load_options, preset_notes, static_cost, static_formula)
 from models.scenario import Scenario
 

@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.catalogue import DAYS_PER_YEAR, IFA_BASE, INHOUSE, MARKETS, NEED_BANDS, OPTION_NAMES, OPTIONS, POOLS, weekly_to_daily
