@@ -16,7 +16,6 @@ import datetime as dt
 import html
 import io
 import json
-import typing
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from models.catalogue import MARKETS, POOL_LABELS
-from models.scenario import Scenario, ScenarioError
+from models.scenario import ScenarioError
+from results.assumptions import assumptions_table, contract_terms, field_info, scenario_differences
 from results.risk import risk_words, sort_scenarios
 from results import report_figures as rf
 from results.formatting import fmt, money, num, pct
@@ -79,112 +79,6 @@ def table_html(df: pd.DataFrame, cls: str = "", numeric: set[str] | None = None)
         cells = "".join(f"<td{' class=num' if c in numeric else ''}>{esc(v)}</td>" for c, v in zip(df.columns, r))
         rows.append(f"<tr>{cells}</tr>")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-# --------------------------------------------------------------------------- assumptions
-
-
-def field_info(key: str) -> tuple[str, str]:
-    """(meaning, source) of a dotted scenario key, from the schema's field metadata.
-
-    A field without its own source takes the nearest enclosing section's description,
-    which names the source of the section's defaults.
-    """
-    cls: Any = Scenario
-    doc, source, section_doc = "", "", ""
-    for part in key.split("."):
-        if not dataclasses.is_dataclass(cls):
-            break
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        if part not in fields:
-            break
-        meta = fields[part].metadata
-        if meta.get("section"):
-            section_doc = meta.get("doc", "") or section_doc
-        doc = meta.get("doc", "")
-        source = meta.get("source", "")
-        cls = typing.get_type_hints(cls).get(part)
-    return doc, source or section_doc
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, list) and v and isinstance(v[0], dict):
-        return "; ".join(", ".join(f"{k}={'/'.join(map(str, x)) if isinstance(x, list) else x}" for k, x in d.items()) for d in v)
-    if isinstance(v, list):
-        return ", ".join(map(str, v))
-    return str(v)
-
-
-def assumptions_table(differences: dict[str, tuple[Any, Any]], notes: dict[str, str] | None = None,
-                      set_by: str = "this scenario") -> pd.DataFrame:
-    """One row per parameter that differs from the default: key, value, who set it, default, meaning and source.
-
-    A value with a note (a preset's comment) takes the note as its source. Any other changed value
-    is the user's own: it is labelled so, and the default's source is given as the default's."""
-    notes = notes or {}
-    rows = []
-    for key, (mine, default) in differences.items():
-        if key == "name":
-            continue
-        doc, source = field_info(key)
-        note = notes.get(key)
-        rows.append({"parameter": key, "value": _value(mine), "set by": "preset" if note else set_by,
-                     "default": _value(default), "meaning": doc,
-                     "source of the value": note or "the user's own value (no source recorded)",
-                     "source of the default": source or "–"})
-    return pd.DataFrame(rows, columns=["parameter", "value", "set by", "default", "meaning", "source of the value",
-                                       "source of the default"])
-
-
-def contract_terms(scenario: dict) -> pd.DataFrame:
-    """Every block contract and the council's own capacity, whether or not it differs from the default:
-    places, prices, retainer, dates and need bands."""
-    try:
-        s = Scenario.from_dict(scenario)
-    except ScenarioError:
-        return pd.DataFrame()
-    rows = []
-    for m in MARKETS:
-        b = getattr(s.contracts, m)
-        if b.places == 0:
-            rows.append({"what": f"{POOL_LABELS[m]} block contract", "places": "none", "weekly price": "–",
-                         "an empty place costs": "–", "from": "–", "to": "–", "needs": "–"})
-            continue
-        retainer = f"{money(b.retainer_weekly_cost)} a week" + (
-            f" ({pct(b.retainer)} of the price)" if b.retainer_weekly is None else " (a fixed retainer)")
-        rows.append({"what": f"{POOL_LABELS[m]} block contract", "places": str(b.places), "weekly price": money(b.weekly_price),
-                     "an empty place costs": retainer, "from": str(b.start), "to": str(b.end_date),
-                     "needs": ", ".join(b.needs)})
-    for section, label in (("fostering", "In-house fostering"), ("residential", "In-house children's home"),
-                           ("supported", "In-house 16+ (Housing)")):
-        c = getattr(s.inhouse, section)
-        if section == "fostering" and s.carers.enabled:
-            places = f"{s.carers.households} carer households at the start"
-        else:
-            places = str(c.places) + "".join(f"; +{o.places} from {o.start}" + (f" to {o.end}" if o.end else "")
-                                            for o in c.openings)
-        cost = money(c.weekly_cost)
-        if section == "fostering" and s.recruitment.fee_uplift:
-            cost += f" + fee uplift of {pct(s.recruitment.fee_uplift)} on the {pct(c.fee_share)} that is the carer's fee"
-        rows.append({"what": label, "places": places, "weekly price": cost,
-                     "an empty place costs": f"{money(c.weekly_cost * c.fixed_share)} a week ({pct(c.fixed_share)} fixed)"
-                     if c.fixed_share and not (section == "fostering" and s.carers.enabled) else "–",
-                     "from": "–", "to": str(c.end) if c.end else "–", "needs": "all"})
-    return pd.DataFrame(rows)
-
-
-def _scenario_differences(scenario: dict) -> dict[str, tuple[Any, Any]]:
-    try:
-        s = Scenario.from_dict(scenario)
-    except ScenarioError:
-        return {}
-    return {k: (_plain(a), _plain(b)) for k, (a, b) in s.differences().items()}
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, (dt.date,)):
-        return v.isoformat()
-    return v
 
 
 # --------------------------------------------------------------------------- the page
@@ -420,6 +314,16 @@ SUMMARY_NOTE = ('<p class="note">Each measure is a yearly figure: its mean over 
                 'costs of a home, opening costs) is its own line, beside what it saves elsewhere.</p>')
 
 
+def _years_table(first: str, years: list[str], rows: list[tuple[str, dict]]) -> str:
+    """A table with one column per financial year; each cell is a value with its range beneath.
+    ``rows``: (label, {financial year: (value, range)})."""
+    head = f"<th>{esc(first)}</th>" + "".join(f"<th class=num>{esc(fy)}</th>" for fy in years)
+    body = "".join(f"<tr><td>{esc(label)}</td>" + "".join(
+        f"<td class=num>{esc(cells[fy][0])}<br><span class=range>{esc(cells[fy][1])}</span></td>" if fy in cells
+        else "<td class=num>–</td>" for fy in years) + "</tr>" for label, cells in rows)
+    return f'<div class="wrap"><table class="years"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
 def _paired_years(folder: Path) -> str:
     """The paired difference ALT - BASE year by year, from comparison_by_year.csv."""
     path = folder / "comparison_by_year.csv"
@@ -429,18 +333,14 @@ def _paired_years(folder: Path) -> str:
     if t.empty:
         return ""
     years = list(dict.fromkeys(t.financial_year))
-    head = "<th>difference ALT − BASE</th>" + "".join(f"<th class=num>{esc(fy)}</th>" for fy in years)
-    body = []
+    rows = []
     for label, g in t.groupby("measure", sort=False):
-        g = g.set_index("financial_year")
-        unit = g.unit.iloc[0]
-        cells = "".join(f"<td class=num>{esc(fmt(g.difference.get(fy), unit, True, compact=True))}<br><span class=range>"
-                        f"{esc(fmt(g.lo.get(fy), unit, True, compact=True))} to {esc(fmt(g.hi.get(fy), unit, True, compact=True))}"
-                        "</span></td>" for fy in years)
-        body.append(f"<tr><td>{esc(label)}</td>{cells}</tr>")
+        u = g.unit.iloc[0]
+        show = lambda x: fmt(x, u, True, compact=True)  # noqa: E731
+        rows.append((label, {r.financial_year: (show(r.difference), f"{show(r.lo)} to {show(r.hi)}") for r in g.itertuples()}))
     return ("<h3>The difference year by year</h3>"
             '<p class="note">Mean paired difference ALT − BASE in each financial year, with its 90% confidence interval beneath.</p>'
-            f'<div class="wrap"><table class="years"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+            + _years_table("difference ALT − BASE", years, rows))
 
 
 def _year_tables(folder: Path, labels: dict[str, str] | None = None) -> str:
@@ -454,20 +354,13 @@ def _year_tables(folder: Path, labels: dict[str, str] | None = None) -> str:
                 continue
             head = f" — {labels.get(sid, sid)}" if sid is not None and labels else ""
             years = list(dict.fromkeys(g.financial_year))
-            head_row = "<th>measure</th>" + "".join(f"<th class=num>{esc(fy)}</th>" for fy in years)
-            body = []
-            for (sect, label, unit), h in g.groupby(["section", "measure", "unit"], sort=False):
-                h = h.set_index("financial_year")
+            rows = []
+            for (sect, label, u), h in g.groupby(["section", "measure", "unit"], sort=False):
                 name = f"{label} ({sect.split(',')[0].lower()})" if sect.startswith(("Spend", "Children")) else label
-                cells = "".join(
-                    f"<td class=num>{esc(fmt(h.p50.get(fy), unit, compact=True))}<br><span class=range>"
-                    f"{esc(fmt(h.p10.get(fy), unit, compact=True))} – {esc(fmt(h.p90.get(fy), unit, compact=True))}</span></td>"
-                    for fy in years)
-                body.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+                show = lambda x, u=u: fmt(x, u, compact=True)  # noqa: E731
+                rows.append((name, {r.financial_year: (show(r.p50), f"{show(r.p10)} – {show(r.p90)}") for r in h.itertuples()}))
             out.append(f"<h3>By financial year{esc(head)}</h3>"
-                       '<p class="note">P50 across replications, with P10–P90 beneath.</p>'
-                       f'<div class="wrap"><table class="years"><thead><tr>{head_row}</tr></thead>'
-                       f'<tbody>{"".join(body)}</tbody></table></div>')
+                       '<p class="note">P50 across replications, with P10–P90 beneath.</p>' + _years_table("measure", years, rows))
     if ap.is_file():
         a = pd.read_parquet(ap)
         for sid, g in (a.groupby("scenario", sort=False) if "scenario" in a else [(None, a)]):
@@ -498,7 +391,7 @@ def _run_page(folder: Path) -> Page:
                 f"{man.get('replications', '?')} replications x {man.get('scenario', {}).get('run', {}).get('years', '?')} years "
                 f"from {man.get('scenario', {}).get('run', {}).get('start_date', '?')}; yearly figures across replications.",
                 _run_summary(m, name), "Summary table", table, _standard_figures(m, labels),
-                _assumptions_html(_scenario_differences(man.get("scenario", {})), scenario=man.get("scenario")), _provenance(man))
+                _assumptions_html(scenario_differences(man.get("scenario", {})), scenario=man.get("scenario")), _provenance(man))
 
 
 # --------------------------------------------------------------------------- a comparison
@@ -541,9 +434,9 @@ def _compare_page(folder: Path) -> Page:
     else:
         summary.append(f"Comparison of '{an}' with '{bn}'.")
         table = '<p class="note">No comparison.csv in this folder.</p>'
-    assumptions = (_assumptions_html(_scenario_differences(base.get("scenario", {})), heading=f"BASE: {bn}",
+    assumptions = (_assumptions_html(scenario_differences(base.get("scenario", {})), heading=f"BASE: {bn}",
                                      scenario=base.get("scenario"))
-                   + _assumptions_html(_scenario_differences(alt.get("scenario", {})), heading=f"ALT: {an}",
+                   + _assumptions_html(scenario_differences(alt.get("scenario", {})), heading=f"ALT: {an}",
                                        scenario=alt.get("scenario")))
     prov = _provenance(base, {"command": man.get("command", "–")})
     return Page(f"placesim report: '{an}' against '{bn}'",
@@ -648,7 +541,7 @@ def _sweep_page(folder: Path) -> Page:
         labels = {sid: w.loc[w.scenario == sid, "label"].iloc[0] for sid in picks}
         figs.append('<p class="note">The figures below show the scenario with no block places (or the first) and the picks.</p>')
         figs += _standard_figures(m, labels)
-    base = _scenario_differences(man.get("base_scenario", {}))
+    base = scenario_differences(man.get("base_scenario", {}))
     factors = "".join(f"<li><code>{esc(k)}</code>: {esc(', '.join(map(str, v)))} — {esc(field_info(k)[0])}</li>"
                       for k, v in exp["factors"].items())
     assumptions = (_assumptions_html(base, heading="Base scenario", scenario=man.get("base_scenario")) + "<h3>Factors varied</h3><ul>" + factors + "</ul>"

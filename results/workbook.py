@@ -41,8 +41,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from models.catalogue import POOLS
 from results.formatting import MONEY_UNITS, SHARE_UNITS, excel_format, fmt
-from results.report import (ReportError, _scenario_differences, assumptions_table, contract_terms, field_info,
-                            folder_kind)
+from results.assumptions import assumptions_table, contract_terms, field_info, scenario_differences
+from results.report import ReportError, folder_kind
 
 WORKBOOK = "workbook.xlsx"
 SHEETS: tuple[str, ...] = ("Summary", "By year", "By pool", "By age", "Assumptions", "Provenance")
@@ -617,16 +617,16 @@ def _assumptions(wb: Workbook, f: Folder) -> None:
     diffs: list[dict] = []
     terms: list[dict] = []
     if f.kind == "run":
-        diffs = _differences_rows("", _scenario_differences(man.get("scenario", {})))
+        diffs = _differences_rows("", scenario_differences(man.get("scenario", {})))
         terms = _terms_rows("", man.get("scenario"))
     elif f.kind == "compare":
         for side in ("base", "alt"):
             sc = man[side].get("scenario", {})
-            diffs += _differences_rows(f.scenarios[side], _scenario_differences(sc))
+            diffs += _differences_rows(f.scenarios[side], scenario_differences(sc))
             terms += _terms_rows(f.scenarios[side], sc)
     elif f.kind == "sweep":
         base = man.get("base_scenario", {})
-        diffs = _differences_rows("base scenario", _scenario_differences(base))
+        diffs = _differences_rows("base scenario", scenario_differences(base))
         terms = _terms_rows("base scenario", base)
     else:
         for o in man["options"]:

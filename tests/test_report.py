@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from experiments.cli import main
-from results.report import assumptions_table, chance, field_info, folder_kind, write_report
+from results.assumptions import assumptions_table, field_info
+from results.report import chance, folder_kind, write_report
 
 SMALL = ["--set", "run.years=2", "--set", "run.warmup_years=1"]
 
