@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from models.schema import ScenarioError, param, probability
 
-OFSTED = "Ofsted, Fostering in England 2022-23"
-SEED = "Placements Commissioning Strategy (options appraisal)"
-ASSUMED = "assumption, to be calibrated"
+from models.sources import ASSUMED, OFSTED
+from models.sources import SEED_SHORT as SEED
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from models.catalogue import NEED_BANDS
 from models.schema import ScenarioError, param, probability
 
-ASSUMED = "assumption, to be calibrated"
+from models.sources import ASSUMED
 
 
 @dataclass(frozen=True)
