@@ -81,14 +81,8 @@ def test_compare_report(tmp_path):
     assert "BASE: default" in text and "ALT: default with contracts.ifa.places=6" in text
 
 
-def test_sweep_report_has_heatmap_and_frontier(tmp_path):
-    exp = tmp_path / "e.toml"
-    exp.write_text('name = "tiny"\nreplications = 2\n[base]\nset = { "run.years" = 1, "run.warmup_years" = 1 }\n'
-                   '[factors]\n"contracts.ifa.places" = [0, 4]\n"contracts.ifa.retainer" = [0.0, 0.5]\n'
-                   '[risk]\nappetite = ["waiting_days.p90 <= 100000"]\n')
-    out = tmp_path / "s"
-    res = CliRunner().invoke(main, ["sweep", str(exp), "--workers", "1", "--out", str(out), "--quiet", "--no-figures"])
-    assert res.exit_code == 0, res.output
+def test_sweep_report_has_heatmap_and_frontier(tiny_sweep):
+    out = tiny_sweep
     text = (out / "report.html").read_text(encoding="utf-8")
     _self_contained(text)
     assert 'alt="Heatmap of P50 spend"' in text and 'alt="Frontier"' in text

@@ -250,13 +250,8 @@ def test_comparison_workbook_difference_equals_comparison_csv(tmp_path):
 # --------------------------------------------------------------------------- a sweep
 
 
-def test_sweep_workbook_has_one_row_per_scenario_and_the_registers_flags(tmp_path):
-    exp = tmp_path / "e.toml"
-    exp.write_text('name = "tiny"\nreplications = 2\n[base]\nset = { "run.years" = 1, "run.warmup_years" = 1 }\n'
-                   '[factors]\n"contracts.ifa.places" = [0, 4]\n"contracts.ifa.retainer" = [0.0, 0.5]\n'
-                   '[risk]\nappetite = ["waiting_days.p90 <= 100000"]\n')
-    out = tmp_path / "s"
-    _cli(["sweep", str(exp), "--workers", "1", "--out", str(out), "--quiet", "--no-figures"])
+def test_sweep_workbook_has_one_row_per_scenario_and_the_registers_flags(tiny_sweep):
+    out = tiny_sweep
     wb = _open(out)
     assert wb.sheetnames == list(SHEETS)
     headers, rows, cells = _table(wb["Summary"])
