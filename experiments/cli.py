@@ -179,9 +179,9 @@ def compare_cmd(base, alt, replications, years, seed, out, assignments, base_ass
     if b_name == a_name:
         b_name, a_name = f"{b_name} (base)", f"{a_name} (alt)"
     check_like_for_like(b, a, f"BASE {b_name!r}", f"ALT {a_name!r}")
-    check_workload(b, force=force)
-    check_workload(a, force=force)
     n = replications or b.run.replications
+    for side in (b, a):  # refused before the output folder is made; compare() checks the same for the Python API
+        check_workload(side, force=force)
     out_dir = Path(out) if out else new_run_dir("runs", f"compare-{a.name}")
     _writable(out_dir)
     with click.progressbar(length=2 * n, label="simulating", file=sys.stderr) as bar:

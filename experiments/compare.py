@@ -115,9 +115,9 @@ def compare(base: Scenario, alt: Scenario, replications: int, progress=None, for
     if alt.run.seed != base.run.seed:
         alt = alt.replace({"run.seed": base.run.seed})
     check_workload(base, force=force)
-    check_workload(alt, force=force)  # both refused before either runs
-    rb = run(base, replications, progress=progress, force=force)
-    ra = run(alt, replications, progress=progress, force=force)
+    check_workload(alt, force=force)  # both refused before either runs, so run() need not estimate again
+    rb = run(base, replications, progress=progress, force=True)
+    ra = run(alt, replications, progress=progress, force=True)
     return Comparison(rb, ra, paired_table(rb.metrics, ra.metrics),
                       paired_by_year(rb.metrics, ra.metrics, start_month=base.run.start_date.month))
 
